@@ -103,28 +103,28 @@ class TaskConfig:
         return digest(self.to_dict())
 
     def task_metadata(self, tmp_dir: str = "_workdir") -> dict[str, Any]:
-        """The dict written to task_metadata.json, in HEAR 2021's key order (FORMAT.md §2.3)."""
+        """The dict written to task_metadata.json, in the key order of real HEAR 2021 bundles."""
         meta: dict[str, Any] = {
             "task_name": self.task_name,
             "version": self.version,
             "embedding_type": self.embedding_type,
             "prediction_type": self.prediction_type,
             "split_mode": self.split_mode,
-            "sample_duration": self.sample_duration,
-            "evaluation": list(self.evaluation),
-            "download_urls": [_source_record(s) for s in self.sources],
-            "default_mode": self.default_mode,
         }
-        if self.split_mode == "trainvaltest":
-            meta["max_task_duration_by_split"] = self.max_task_duration_by_split or {
-                s: None for s in TVT_SPLITS
-            }
-        else:
+        if self.split_mode != "trainvaltest":
             meta["nfolds"] = self.nfolds
-            meta["max_task_duration_by_fold"] = self.max_task_duration_by_fold
+        meta["sample_duration"] = self.sample_duration
+        meta["evaluation"] = list(self.evaluation)
+        meta.update(self.extras)
         if self.split_percentage is not None:
             meta["split_percentage"] = self.split_percentage
-        meta.update(self.extras)
+        meta["default_mode"] = self.default_mode
+        meta["download_urls"] = [_source_record(s) for s in self.sources]
+        if self.split_mode == "trainvaltest":
+            caps = self.max_task_duration_by_split or {}
+            meta["max_task_duration_by_split"] = {s: caps.get(s) for s in TVT_SPLITS}
+        else:
+            meta["max_task_duration_by_fold"] = self.max_task_duration_by_fold
         meta.update({"tmp_dir": tmp_dir, "mode": self.mode, "splits": self.splits})
         return meta
 

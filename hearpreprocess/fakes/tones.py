@@ -1,0 +1,94 @@
+"""The built-in example corpus `tones`: synthetic notes in five pitch classes.
+
+It exists so that the whole product runs on a fresh machine without internet: the runner generates
+this archive, serves it on loopback and processes it through the same download -> extract -> ...
+-> tarball path as every real corpus. Its md5 is pinned in recipes/tones.toml like any other.
+
+Layout of `tones-v1.zip` (stored, not deflated, so the bytes do not depend on the zlib build):
+    tones-v1/labels.csv            filename,label
+    tones-v1/audio/<label>-<NNN>.wav   44.1 kHz stereo 16-bit, 0.7-1.3 s (so trim and pad both occur)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import random
+import wave
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from hearpreprocess.config import TaskConfig
+from hearpreprocess.fakes import FakeCorpus, mirror_location
+
+SAMPLE_RATE = 44100
+# Label -> fundamental frequency in Hz (A3, C4, E4, G4, A4).
+PITCHES = {"a3": 220.0, "c4": 261.63, "e4": 329.63, "g4": 392.0, "a4": 440.0}
+CLIPS_PER_LABEL = 40
+_ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+
+
+def _note(rng: random.Random, f0: float) -> np.ndarray:
+    """A stereo note with a random timbre, detune, level, length and noise floor (int16 frames)."""
+    n = int(SAMPLE_RATE * rng.uniform(0.7, 1.3))
+    t = np.arange(n) / SAMPLE_RATE
+    f = f0 * 2 ** (rng.uniform(-0.3, 0.3) / 12)
+    harmonics = [rng.uniform(0.0, 1.0) / k for k in range(1, 6)]
+    tone = sum(a * np.sin(2 * np.pi * f * k * t) for k, a in enumerate(harmonics, start=1))
+    envelope = np.minimum(1.0, t / 0.01) * np.exp(-t * rng.uniform(0.5, 3.0))
+    tone = tone / np.max(np.abs(tone)) * envelope * rng.uniform(0.2, 0.8)
+    noise_rng = np.random.Generator(np.random.PCG64(rng.randrange(2**32)))
+    left = tone + noise_rng.normal(0, 0.01, n)
+    right = tone * rng.uniform(0.6, 1.0) + noise_rng.normal(0, 0.01, n)
+    return np.round(np.clip(np.stack([left, right], axis=1), -1, 1) * 32767).astype("<i2")
+
+
+def _wav_bytes(frames: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(frames.shape[1])
+        w.setsampwidth(2)
+        w.setframerate(SAMPLE_RATE)
+        w.writeframes(frames.tobytes())
+    return buf.getvalue()
+
+
+def _add(zf: zipfile.ZipFile, name: str, data: bytes) -> None:
+    info = zipfile.ZipInfo(name, date_time=_ZIP_DATE)
+    info.external_attr = 0o644 << 16
+    zf.writestr(info, data, compress_type=zipfile.ZIP_STORED)
+
+
+def write_archive(path: Path, clips_per_label: int = CLIPS_PER_LABEL) -> str:
+    """Write the corpus zip to `path` (deterministic bytes) and return its md5."""
+    rng = random.Random("tones-v1")
+    rows = ["filename,label"]
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for label, f0 in PITCHES.items():
+            for i in range(clips_per_label):
+                name = f"{label}-{i:03d}.wav"
+                _add(zf, f"tones-v1/audio/{name}", _wav_bytes(_note(rng, f0)))
+                rows.append(f"{name},{label}")
+        _add(zf, "tones-v1/labels.csv", ("\n".join(rows) + "\n").encode())
+    data = buf.getvalue()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+    return hashlib.md5(data).hexdigest()
+
+
+def make_fake_corpus(mirror_root: Path, config: TaskConfig) -> FakeCorpus:
+    """The built-in corpus is its own fake: the real thing, generated."""
+    corpus = FakeCorpus(labels=set(PITCHES))
+    for source in config.sources:
+        corpus.md5[source.url] = write_archive(mirror_location(mirror_root, source.url))
+    total = CLIPS_PER_LABEL * len(PITCHES)
+    per_fold = total // config.nfolds
+    if config.max_task_duration_by_fold is not None:
+        per_fold = min(per_fold, int(config.max_task_duration_by_fold / config.sample_duration))
+    corpus.split_counts = {split: per_fold for split in config.splits}
+    return corpus

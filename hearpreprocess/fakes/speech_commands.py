@@ -1,0 +1,158 @@
+"""Fake Speech Commands v0.02: a handful of clips in the real layout and archive formats.
+
+Full and 5h modes get two tar.gz without a top-level folder, small mode two zips with directory
+entries, as the real archives. Design (counts by TASKS.md §3.3 rules, identical in every mode):
+
+    train archive: yes/ x3, no/ x2, bed/ x2 (unknown), marvin/ x1 (unknown); one clip is 0.6 s
+        validation_list: yes/...0002, bed/...0002   testing_list: no/...0002, yes/...0003
+        _background_noise_/running_tap.wav 2.3 s -> 3 windows (valid)
+        _background_noise_/white_noise.wav 2.0 s -> 2 windows (train; start 16000 is not < 16000)
+    test archive: yes, no, _unknown_/wow_..., _silence_/ one clip each
+    -> train 4 words + 2 silence = 6, valid 2 + 3 = 5, test 4; labels yes no _unknown_ _silence_
+
+Small mode mimics the real small zips: the lists keep entries whose files are absent (dropped in
+small mode), and test `_unknown_` files carry a doubled `.wav.wav` suffix.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import tarfile
+import wave
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from hearpreprocess.config import TaskConfig
+from hearpreprocess.fakes import FakeCorpus, mirror_location
+
+SR = 16000
+TRAIN_WORDS = {
+    "yes": ["0a7c2a8d_nohash_0", "1b4c9b89_nohash_0", "2cec1d47_nohash_1"],
+    "no": ["3102f006_nohash_0", "40b60ae9_nohash_0"],
+    "bed": ["5104f2f4_nohash_0", "65c73b55_nohash_0"],
+    "marvin": ["7c83c5f6_nohash_0"],
+}
+SHORT_CLIP = "bed/5104f2f4_nohash_0.wav"
+VALID_LIST = ["yes/1b4c9b89_nohash_0.wav", "bed/65c73b55_nohash_0.wav"]
+TEST_LIST = ["no/40b60ae9_nohash_0.wav", "yes/2cec1d47_nohash_1.wav"]
+ABSENT_IN_SMALL = {"valid": "up/8c7b691a_nohash_0.wav", "test": "left/9d32f10a_nohash_1.wav"}
+NOISES = {"running_tap": 2.3, "white_noise": 2.0}
+TEST_FILES = ["yes/a2473d62_nohash_0", "no/b0f5b16d_nohash_1", "_silence_/1816"]
+TEST_UNKNOWN = "_unknown_/wow_c22d3f18_nohash_0"
+FIXED_DATE = (1980, 1, 1, 0, 0, 0)
+
+
+def make_fake_corpus(mirror_root: Path, config: TaskConfig) -> FakeCorpus:
+    """Write the fake train and test archives for `config`'s sources under `mirror_root`."""
+    small = config.is_small
+    members = {"train": _train_members(small), "test": _test_members(small)}
+    md5 = {}
+    for source in config.sources:
+        path = mirror_location(mirror_root, source.url)
+        write = write_zip if source.filename.endswith(".zip") else write_tar_gz
+        md5[source.url] = write(path, members[source.split])
+    return FakeCorpus(
+        md5=md5,
+        split_counts={"train": 6, "valid": 5, "test": 4},
+        labels={"yes", "no", "_unknown_", "_silence_"},
+    )
+
+
+def _train_members(small: bool) -> dict[str, bytes]:
+    members = {"README.md": b"Fake Speech Commands v0.02\n", "LICENSE": b"CC BY 4.0\n"}
+    for word, stems in TRAIN_WORDS.items():
+        for stem in stems:
+            name = f"{word}/{stem}.wav"
+            members[name] = wav_bytes(_utterance(name, 0.6 if name == SHORT_CLIP else 1.0), SR)
+    for noise, seconds in NOISES.items():
+        name = f"_background_noise_/{noise}.wav"
+        members[name] = wav_bytes(_noise(name, seconds), SR)
+    valid = VALID_LIST + ([ABSENT_IN_SMALL["valid"]] if small else [])
+    test = TEST_LIST + ([ABSENT_IN_SMALL["test"]] if small else [])
+    members["validation_list.txt"] = "".join(f"{p}\n" for p in valid).encode()
+    members["testing_list.txt"] = "".join(f"{p}\n" for p in test).encode()
+    return members
+
+
+def _test_members(small: bool) -> dict[str, bytes]:
+    names = [f"{stem}.wav" for stem in TEST_FILES]
+    names.append(f"{TEST_UNKNOWN}.wav.wav" if small else f"{TEST_UNKNOWN}.wav")
+    return {name: wav_bytes(_utterance(name, 1.0), SR) for name in names}
+
+
+def seeded_rng(name: str) -> np.random.Generator:
+    """A numpy generator seeded by a name, the same on every machine and run."""
+    seed = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "little")
+    return np.random.default_rng(seed)
+
+
+def _utterance(name: str, seconds: float) -> np.ndarray:
+    """A voiced-sounding burst (harmonics under an envelope) over a low noise floor."""
+    rng = seeded_rng(name)
+    t = np.arange(round(seconds * SR)) / SR
+    f0 = rng.uniform(90, 250)
+    voice = sum(np.sin(2 * np.pi * f0 * k * t) / k for k in range(1, 6))
+    envelope = np.exp(-(((t - seconds / 2) / (seconds / 5)) ** 2))
+    return 0.3 * voice * envelope / 2.3 + rng.normal(0, 0.005, t.size)
+
+
+def _noise(name: str, seconds: float) -> np.ndarray:
+    return seeded_rng(name).normal(0, 0.1, round(seconds * SR))
+
+
+def wav_bytes(samples: np.ndarray, sr: int) -> bytes:
+    """Mono 16-bit PCM WAV bytes of float samples in [-1, 1]."""
+    frames = np.round(np.clip(samples, -1, 1) * 32767).astype("<i2")
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(sr)
+        w.writeframes(frames.tobytes())
+    return buf.getvalue()
+
+
+def _folders(names: list[str]) -> list[str]:
+    return sorted({str(p) + "/" for n in names for p in Path(n).parents if str(p) != "."})
+
+
+def write_zip(path: Path, members: dict[str, bytes], with_dirs: bool = True) -> str:
+    """Write a deflated zip with fixed timestamps (directory entries first); return its md5."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for folder in _folders(list(members)) if with_dirs else []:
+            info = zipfile.ZipInfo(folder, date_time=FIXED_DATE)
+            info.external_attr = (0o40755 << 16) | 0x10
+            zf.writestr(info, b"")
+        for name, data in members.items():
+            info = zipfile.ZipInfo(name, date_time=FIXED_DATE)
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED)
+    return _write_atomic(path, buf.getvalue())
+
+
+def write_tar_gz(path: Path, members: dict[str, bytes], with_dirs: bool = True) -> str:
+    """Write a tar.gz with fixed mtimes and no owner names; return its md5."""
+    buf = io.BytesIO()
+    with gzip.GzipFile(filename="", mode="wb", fileobj=buf, mtime=0) as gz:
+        with tarfile.open(fileobj=gz, mode="w", format=tarfile.GNU_FORMAT) as tar:
+            for folder in _folders(list(members)) if with_dirs else []:
+                info = tarfile.TarInfo(folder.rstrip("/"))
+                info.type, info.mode = tarfile.DIRTYPE, 0o755
+                tar.addfile(info)
+            for name, data in members.items():
+                info = tarfile.TarInfo(name)
+                info.size, info.mode = len(data), 0o644
+                tar.addfile(info, io.BytesIO(data))
+    return _write_atomic(path, buf.getvalue())
+
+
+def _write_atomic(path: Path, data: bytes) -> str:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+    return hashlib.md5(data).hexdigest()

@@ -1,0 +1,304 @@
+"""Train many MLP configurations at once: stacked weights, one pass over each minibatch.
+
+Configurations sharing an architecture (hidden_layers, hidden_dim, batch_size) are stacked along a
+leading config dimension: the first layer is one matrix product of the shared minibatch with all
+configurations' weights, later layers are batched matrix products, BatchNorm statistics, dropout
+masks, learning rates and weight decay are per configuration, and Adam is applied elementwise with
+per-configuration learning rates. A configuration that stops (early stopping or max_epochs) keeps
+its best state and is removed from the stack, so it costs nothing afterwards.
+
+Randomness is arranged so that training n configurations together equals training each alone:
+every configuration draws its initial weights and dropout masks from its own generator (seeded by
+the caller, normally from the configuration itself), and the minibatch order of each epoch comes
+from a generator shared by the group and seeded identically, so it does not depend on which
+configurations are trained alongside. Training batches are reshuffled every epoch (the old kit
+never reshuffled). A trailing minibatch of a single row is skipped: BatchNorm cannot normalise it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+BETAS, ADAM_EPS, BN_EPS, BN_MOMENTUM = (0.9, 0.999), 1e-8, 1e-5, 0.1
+PREDICT_BATCH = 4096
+
+# validate(probabilities (N, K), mean loss) -> (monitored value, chosen post-processing)
+Validator = Callable[[np.ndarray, float], tuple[float, tuple]]
+
+
+@dataclass
+class Trained:
+    """One configuration after training: its best state as a stack of size 1."""
+
+    config: dict
+    value: float = math.nan
+    epoch: int = -1
+    postprocessing: tuple = ()
+    state: dict = field(default_factory=dict)
+    history: list = field(default_factory=list)
+
+
+def _n_layers(state: dict) -> int:
+    return sum(1 for k in state if k.startswith("w"))
+
+
+def init_state(configs: list[dict], dim: int, n_out: int, seeds: list[int], device) -> dict:
+    """Stacked initial parameters and BatchNorm buffers, each config from its own generator."""
+    n_hidden, width = configs[0]["hidden_layers"], configs[0]["hidden_dim"]
+    sizes = [dim] + [width] * n_hidden + [n_out]
+    per_config = []
+    for config, seed in zip(configs, seeds):
+        gen = torch.Generator().manual_seed(seed)
+        tensors = {}
+        for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+            gain = 1.0 if i == 0 else math.sqrt(2.0)
+            if config["initialization"] == "xavier_uniform_":
+                bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
+                w = (torch.rand(fan_in, fan_out, generator=gen) * 2 - 1) * bound
+            elif config["initialization"] == "xavier_normal_":
+                std = gain * math.sqrt(2.0 / (fan_in + fan_out))
+                w = torch.randn(fan_in, fan_out, generator=gen) * std
+            else:
+                raise ValueError(f"Unknown initialization {config['initialization']!r}")
+            bias_bound = 1.0 / math.sqrt(fan_in)  # torch.nn.Linear's default bias init
+            tensors[f"w{i}"] = w
+            tensors[f"b{i}"] = (torch.rand(fan_out, generator=gen) * 2 - 1) * bias_bound
+        for i in range(n_hidden):
+            tensors[f"gamma{i}"], tensors[f"beta{i}"] = torch.ones(width), torch.zeros(width)
+            tensors[f"mean{i}"], tensors[f"var{i}"] = torch.zeros(width), torch.ones(width)
+        per_config.append(tensors)
+    return {k: torch.stack([t[k] for t in per_config]).to(device) for k in per_config[0]}
+
+
+def forward(state: dict, x: torch.Tensor, masks: list | None = None) -> torch.Tensor:
+    """Logits (C, B, K) of every stacked configuration for one input batch x (B, D).
+
+    With `masks` (training) BatchNorm uses batch statistics and updates its running buffers in
+    place; without, it uses the running buffers (evaluation).
+    """
+    n_layers = _n_layers(state)
+    h = None
+    for i in range(n_layers):
+        w, b = state[f"w{i}"], state[f"b{i}"]
+        if i == 0:
+            h = torch.einsum("bd,cdh->cbh", x, w) + b[:, None, :]
+        else:
+            h = torch.baddbmm(b[:, None, :], h, w)
+        if i == n_layers - 1:
+            return h
+        if masks is not None:
+            mean, var = h.mean(1, keepdim=True), h.var(1, unbiased=False, keepdim=True)
+            with torch.no_grad():
+                n = h.shape[1]
+                state[f"mean{i}"].lerp_(mean[:, 0], BN_MOMENTUM)
+                state[f"var{i}"].lerp_(var[:, 0] * n / (n - 1), BN_MOMENTUM)
+        else:
+            mean, var = state[f"mean{i}"][:, None, :], state[f"var{i}"][:, None, :]
+        h = (h - mean) / torch.sqrt(var + BN_EPS)
+        h = h * state[f"gamma{i}"][:, None, :] + state[f"beta{i}"][:, None, :]
+        if masks is not None:
+            h = h * masks[i]
+        h = torch.relu(h)
+    return h
+
+
+def loss_per_config(logits: torch.Tensor, y: torch.Tensor, multilabel: bool) -> torch.Tensor:
+    """Mean loss of each configuration (C,): BCE-with-logits or cross-entropy."""
+    n_configs, batch, n_out = logits.shape
+    if multilabel:
+        target = y.expand(n_configs, batch, n_out)
+        return F.binary_cross_entropy_with_logits(logits, target, reduction="none").mean((1, 2))
+    target = y.argmax(1).repeat(n_configs)
+    flat = F.cross_entropy(logits.reshape(-1, n_out), target, reduction="none")
+    return flat.view(n_configs, batch).mean(1)
+
+
+def predict(state: dict, x: torch.Tensor, rows, multilabel: bool) -> tuple[torch.Tensor, ...]:
+    """(probabilities, logits), each (C, N, K), for rows of x, in evaluation mode."""
+    rows = torch.as_tensor(rows, device=x.device)
+    with torch.no_grad():
+        logits = torch.cat(
+            [
+                forward(state, x[rows[i : i + PREDICT_BATCH]])
+                for i in range(0, len(rows), PREDICT_BATCH)
+            ],
+            dim=1,
+        )
+    probs = torch.sigmoid(logits) if multilabel else torch.softmax(logits, -1)
+    return probs, logits
+
+
+class _Group:
+    """Live configurations of one architecture and their optimiser state."""
+
+    def __init__(self, configs, ids, seeds, dim, n_out, device):
+        self.ids = list(ids)
+        self.configs = configs
+        self.state = init_state(configs, dim, n_out, seeds, device)
+        self.params = [k for k in self.state if k[0] in "wbg"]  # w, b, gamma, beta
+        for k in self.params:
+            self.state[k].requires_grad_(True)
+        self.m = {k: torch.zeros_like(self.state[k]) for k in self.params}
+        self.v = {k: torch.zeros_like(self.state[k]) for k in self.params}
+        self.gens = []
+        for seed in seeds:  # dropout masks: a second per-config stream, on the data's device
+            self.gens.append(torch.Generator(device=device).manual_seed(seed + 1))
+        self.step = 0
+        self._refresh()
+
+    def _refresh(self):
+        dev = self.state["w0"].device
+        self.lr = torch.tensor([c["lr"] for c in self.configs], device=dev)
+        self.wd = torch.tensor([c.get("weight_decay", 0.0) for c in self.configs], device=dev)
+        self.keep = torch.tensor([1.0 - c["dropout"] for c in self.configs], device=dev)
+
+    def masks(self, batch: int, device) -> list:
+        n_hidden, width = self.configs[0]["hidden_layers"], self.configs[0]["hidden_dim"]
+        masks = []
+        for _ in range(n_hidden):
+            draws = torch.stack(
+                [torch.rand(batch, width, generator=g, device=device) for g in self.gens]
+            )
+            keep = self.keep[:, None, None]
+            masks.append((draws < keep).float() / keep)
+        return masks
+
+    def adam_step(self, grads):
+        self.step += 1
+        c1, c2 = 1 - BETAS[0] ** self.step, 1 - BETAS[1] ** self.step
+        with torch.no_grad():
+            for k, g in zip(self.params, grads):
+                p = self.state[k]
+                shape = (-1,) + (1,) * (p.dim() - 1)
+                g = g + self.wd.view(shape) * p
+                self.m[k].lerp_(g, 1 - BETAS[0])
+                self.v[k].mul_(BETAS[1]).addcmul_(g, g, value=1 - BETAS[1])
+                denom = (self.v[k].sqrt() / math.sqrt(c2)).add_(ADAM_EPS)
+                p.sub_((self.lr / c1).view(shape) * self.m[k] / denom)
+
+    def snapshot(self, j: int) -> dict:
+        return {k: v[j : j + 1].detach().clone() for k, v in self.state.items()}
+
+    def keep_only(self, positions: list[int]):
+        index = torch.tensor(positions, device=self.state["w0"].device, dtype=torch.long)
+        with torch.no_grad():
+            for d in (self.state, self.m, self.v):
+                for k in d:
+                    d[k] = d[k].index_select(0, index).detach()
+        for k in self.params:
+            self.state[k].requires_grad_(True)
+        self.ids = [self.ids[j] for j in positions]
+        self.configs = [self.configs[j] for j in positions]
+        self.gens = [self.gens[j] for j in positions]
+        self._refresh()
+
+
+def _improved(value: float, best: float, maximize: bool) -> bool:
+    if math.isnan(value):
+        return False
+    if math.isnan(best):
+        return True
+    return value > best if maximize else value < best
+
+
+def _train_group(group, results, x, y, train_rows, valid_rows, validate, maximize, shuffle_seed):
+    device = x.device
+    multilabel = validate.multilabel
+    batch_size = group.configs[0]["batch_size"]
+    shuffler = torch.Generator().manual_seed(shuffle_seed)
+    train_rows = torch.as_tensor(train_rows, device=device)
+    waits = {i: 0 for i in group.ids}
+    epoch = 0
+    while group.ids:
+        order = train_rows[torch.randperm(len(train_rows), generator=shuffler).to(device)]
+        for start in range(0, len(order), batch_size):
+            rows = order[start : start + batch_size]
+            if len(rows) < 2:
+                continue
+            logits = forward(group.state, x[rows], group.masks(len(rows), device))
+            loss = loss_per_config(logits, y[rows], multilabel).sum()
+            group.adam_step(torch.autograd.grad(loss, [group.state[k] for k in group.params]))
+        due = [
+            j
+            for j, i in enumerate(group.ids)
+            if (epoch + 1) % results[i].config["check_val_every_n_epoch"] == 0
+        ]
+        if due:
+            _validate(group, due, results, waits, x, y, valid_rows, validate, maximize, epoch)
+        keep = []
+        for j, i in enumerate(group.ids):
+            config = results[i].config
+            done = epoch + 1 >= config["max_epochs"] or waits[i] >= config["patience"]
+            if done and not results[i].state:  # never validated: keep the final state
+                _validate(group, [j], results, waits, x, y, valid_rows, validate, maximize, epoch)
+            if not done:
+                keep.append(j)
+        if len(keep) < len(group.ids):
+            group.keep_only(keep)
+        epoch += 1
+
+
+def _validate(group, due, results, waits, x, y, valid_rows, validate, maximize, epoch):
+    probs, logits = predict(group.state, x, valid_rows, validate.multilabel)
+    rows = torch.as_tensor(valid_rows, device=x.device)
+    losses = loss_per_config(logits, y[rows], validate.multilabel)
+    for j in due:
+        i = group.ids[j]
+        value, postprocessing = validate(probs[j].cpu().numpy(), float(losses[j]))
+        result = results[i]
+        result.history.append({"epoch": epoch, "value": value, "loss": float(losses[j])})
+        improved = _improved(value, result.value, maximize)
+        waits[i] = 0 if improved else waits[i] + 1
+        if improved or not result.state:
+            result.value, result.epoch, result.postprocessing = value, epoch, postprocessing
+            result.state = group.snapshot(j)
+
+
+def train_grid(
+    configs: list[dict],
+    x: torch.Tensor,
+    y: torch.Tensor,
+    train_rows,
+    valid_rows,
+    validate,
+    *,
+    maximize: bool,
+    seeds: list[int],
+    shuffle_seed: int,
+) -> list[Trained]:
+    """Train every configuration, batched per architecture, with per-config early stopping.
+
+    Args:
+        configs: hyper-parameter dicts (grid.py keys; optional weight_decay).
+        x, y: the task's embeddings (N, D) and targets (N, K), on the training device.
+        train_rows, valid_rows: row indices of x.
+        validate: callable (probabilities, mean loss) -> (value, post-processing) with a
+            `multilabel` attribute; the monitored value of a validation check.
+        maximize: whether a larger monitored value is better.
+        seeds: one seed per configuration (initial weights and dropout masks).
+        shuffle_seed: seed of the minibatch order (shared by all configurations).
+
+    Returns:
+        One `Trained` per configuration, in the order of `configs`.
+    """
+    results = [Trained(config=dict(c)) for c in configs]
+    groups: dict[tuple, list[int]] = {}
+    for i, c in enumerate(configs):
+        groups.setdefault((c["hidden_layers"], c["hidden_dim"], c["batch_size"]), []).append(i)
+    for ids in groups.values():
+        group = _Group(
+            [configs[i] for i in ids],
+            ids,
+            [seeds[i] for i in ids],
+            x.shape[1],
+            y.shape[1],
+            x.device,
+        )
+        _train_group(group, results, x, y, train_rows, valid_rows, validate, maximize, shuffle_seed)
+    return results

@@ -1,0 +1,1 @@
+"""Tiny HEAR modules and bundle writers for the embedding-stage tests."""

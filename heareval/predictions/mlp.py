@@ -141,7 +141,13 @@ class _Group:
         self.ids = list(ids)
         self.configs = configs
         self.state = init_state(configs, dim, n_out, seeds, device)
-        self.params = [k for k in self.state if k[0] in "wbg"]  # w, b, gamma, beta
+        # A hidden Linear's bias feeds BatchNorm, which subtracts it again: its gradient is zero in
+        # exact arithmetic, and Adam would turn the float round-off into lr-sized random steps
+        # that only leak into the evaluation-mode running mean (and make results depend on how
+        # many configurations share a matrix product). It stays at its initial value.
+        n_hidden = configs[0]["hidden_layers"]
+        frozen = {f"b{i}" for i in range(n_hidden)}
+        self.params = [k for k in self.state if k[0] in "wbg" and k not in frozen]
         for k in self.params:
             self.state[k].requires_grad_(True)
         self.m = {k: torch.zeros_like(self.state[k]) for k in self.params}

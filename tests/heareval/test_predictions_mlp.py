@@ -1,0 +1,106 @@
+"""The batched grid trainer: equal to training each configuration alone, early stopping, BN."""
+
+import numpy as np
+import pytest
+import torch
+
+from heareval.predictions.data import make_clusters
+from heareval.predictions.grid import FASTER_PARAM_GRID, PARAM_GRID, enumerate_grid
+from heareval.predictions.mlp import forward, init_state, predict, train_grid
+
+
+class Top1:
+    """Validator monitoring validation accuracy (a local stand-in: no metric module needed)."""
+
+    multilabel = False
+
+    def __init__(self, targets):
+        self.targets = targets
+
+    def __call__(self, probs, loss):
+        return float((probs.argmax(1) == self.targets).mean()), ()
+
+
+def data(n=240, dim=12, classes=4, noise=1.0):
+    x, c = make_clusters(n, dim, classes, noise, seed=1)
+    y = np.eye(classes, dtype=np.float32)[c]
+    return torch.tensor(x), torch.tensor(y), c
+
+
+def configs():
+    base = {k: v[0] for k, v in PARAM_GRID.items()}
+    base.update(hidden_dim=16, batch_size=32, max_epochs=8, patience=2, check_val_every_n_epoch=2)
+    variants = [
+        dict(hidden_layers=1, lr=1e-2, initialization="xavier_uniform_"),
+        dict(hidden_layers=1, lr=1e-3, initialization="xavier_normal_", dropout=0.3),
+        dict(hidden_layers=2, lr=3.2e-3, initialization="xavier_uniform_", max_epochs=5),
+        dict(hidden_layers=0, lr=1e-2, initialization="xavier_normal_", weight_decay=1e-3),
+        dict(
+            hidden_layers=1, lr=3.2e-3, initialization="xavier_uniform_", check_val_every_n_epoch=3
+        ),
+    ]
+    return [{**base, **v} for v in variants]
+
+
+def run(cfgs, seeds, x, y, c):
+    train, valid = np.arange(0, 160), np.arange(160, 240)
+    return train_grid(
+        cfgs, x, y, train, valid, Top1(c[valid]), maximize=True, seeds=seeds, shuffle_seed=5
+    )
+
+
+def test_batched_equals_one_after_another():
+    x, y, c = data()
+    cfgs, seeds = configs(), [11, 12, 13, 14, 15]
+    together = run(cfgs, seeds, x, y, c)
+    for i, config in enumerate(cfgs):
+        (alone,) = run([config], [seeds[i]], x, y, c)
+        mine = together[i]
+        assert mine.config == alone.config
+        assert mine.epoch == alone.epoch
+        assert mine.value == pytest.approx(alone.value)
+        assert [h["epoch"] for h in mine.history] == [h["epoch"] for h in alone.history]
+        for key, tensor in alone.state.items():
+            torch.testing.assert_close(mine.state[key], tensor, rtol=1e-4, atol=1e-5)
+
+
+def test_early_stopping_and_schedule():
+    x, y, c = data()
+    results = run(configs(), [1, 2, 3, 4, 5], x, y, c)
+    for result in results:
+        epochs = [h["epoch"] for h in result.history]
+        every = result.config["check_val_every_n_epoch"]
+        assert all((e + 1) % every == 0 for e in epochs)
+        assert max(epochs) < result.config["max_epochs"]
+        values = [h["value"] for h in result.history]
+        assert result.value == max(values)
+        assert result.epoch == epochs[values.index(max(values))]
+
+
+def test_patience_counts_validation_checks():
+    x, y, c = data()
+    config = {**configs()[0], "lr": 0.0, "max_epochs": 50, "patience": 3}
+    (result,) = run([config], [0], x, y, c)
+    # With lr 0 nothing improves after the first check: 1 + patience checks, every 2 epochs.
+    assert [h["epoch"] for h in result.history] == [1, 3, 5, 7]
+
+
+def test_initialisation_follows_xavier_and_bn_running_stats():
+    grid = {**FASTER_PARAM_GRID, "hidden_layers": [1], "hidden_dim": [256]}
+    cfg = enumerate_grid(grid)
+    uniform = next(c for c in cfg if c["initialization"] == "xavier_uniform_")
+    normal = next(c for c in cfg if c["initialization"] == "xavier_normal_")
+    state = init_state([uniform, normal], 512, 256, [0, 0], "cpu")
+    bound = np.sqrt(6 / (512 + 256))
+    assert state["w0"][0].abs().max() <= bound
+    assert state["w0"][0].std().item() == pytest.approx(bound / np.sqrt(3), rel=0.02)
+    assert state["w1"][1].std().item() == pytest.approx(np.sqrt(2) * np.sqrt(2 / 512), rel=0.02)
+    x = torch.randn(64, 512) * 3 + 1
+    masks = [torch.ones(2, 64, 256)]
+    h = torch.einsum("bd,cdh->cbh", x, state["w0"]) + state["b0"][:, None]
+    forward(state, x, masks)
+    torch.testing.assert_close(state["mean0"], 0.1 * h.mean(1), rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(state["var0"], 0.9 + 0.1 * h.var(1), rtol=1e-4, atol=1e-5)
+    probs, logits = predict(state, x, np.arange(64), multilabel=False)
+    assert probs.shape == (2, 64, 256)
+    torch.testing.assert_close(probs.sum(-1), torch.ones(2, 64))

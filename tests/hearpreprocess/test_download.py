@@ -7,9 +7,11 @@ import os
 import socket
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
+from hearpreprocess.archive import extract_archive
 from hearpreprocess.download import DownloadError, download, file_md5, mirror_url
 from hearpreprocess.mirror import MirrorServer
 
@@ -201,3 +203,25 @@ def test_mirror_url(url, mirror, expected):
 def test_mirror_url_rejects_non_http():
     with pytest.raises(ValueError):
         mirror_url("ftp://example.org/a.zip", "http://m")
+
+
+CORPORA = Path(__file__).resolve().parents[2] / ".." / "shared" / "corpora"
+SPOKEN_DIGIT = (
+    "https://github.com/hearbenchmark/hear2021-open-tasks-downsampled/raw/main/"
+    "spoken_digit-small.zip"
+)
+
+
+def test_real_small_corpus_through_a_mirror(tmp_path):
+    source = CORPORA / "github.com/hearbenchmark/hear2021-open-tasks-downsampled/raw/main"
+    if not (source / "spoken_digit-small.zip").is_file():
+        pytest.skip(
+            f"real corpora missing: {source / 'spoken_digit-small.zip'} (../shared/corpora)"
+        )
+    with MirrorServer(CORPORA) as srv:
+        srv.cut_after_bytes = 20_000
+        url = mirror_url(SPOKEN_DIGIT, srv.url)
+        dest = tmp_path / "spoken_digit-small.zip"
+        download(url, dest, "69d50c15805ea11beb12d9a4db1d4c2a", progress=False, backoff=0.01)
+    extract_archive(dest, tmp_path / "train")
+    assert len(list((tmp_path / "train").rglob("*.wav"))) > 0

@@ -183,6 +183,10 @@ def _align_samples(hop_ms: float, sr: int) -> int:
     hop = Fraction(hop_ms * sr / 1000).limit_denominator(64)
     if abs(float(hop) - hop_ms * sr / 1000) > 1e-3 or hop.numerator <= 0:
         return 1
+    if hop.denominator > 1 and hop.numerator % 2:
+        # Frame starts round(k * hop) hit exact .5 ties; Python's round-half-to-even gives the
+        # same result after a shift only when the shift is an even number of samples.
+        return 2 * hop.numerator
     return hop.numerator
 
 

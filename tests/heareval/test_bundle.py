@@ -1,0 +1,70 @@
+import json
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from heareval.bundle import BundleError, read_bundle
+
+sys.path.insert(0, str(Path(__file__).parent))
+from embedding_models.bundles import event_bundle  # noqa: E402
+
+SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+SPOKEN_DIGIT = (
+    SHARED / "corpora/github.com/hearbenchmark/hear2021-open-tasks-downsampled/raw/main"
+    "/preprocessed/hear-2021.0.6-spoken_digit-1.0.9-small-44100.tar.gz"
+)
+
+
+@pytest.fixture(scope="module")
+def spoken_digit(tmp_path_factory):
+    if not SPOKEN_DIGIT.is_file():
+        pytest.skip(f"real HEAR 2021 bundle missing: {SPOKEN_DIGIT}")
+    dest = tmp_path_factory.mktemp("real")
+    with tarfile.open(SPOKEN_DIGIT) as tar:
+        tar.extractall(dest, filter="data")
+    return dest / "hear-2021.0.6/tasks/spoken_digit-1.0.9-small"
+
+
+def test_reads_the_real_hear_2021_bundle(spoken_digit):
+    bundle = read_bundle(spoken_digit)
+    assert bundle.name == "spoken_digit-1.0.9-small"
+    assert bundle.splits == [f"fold0{i}" for i in range(5)]
+    assert bundle.vocabulary == [str(i) for i in range(10)]
+    assert bundle.available_rates() == [44100]
+    assert not bundle.is_event and bundle.sample_duration == 1.0
+    for split in bundle.splits:
+        labels = bundle.labels(split)
+        on_disk = sorted(p.name for p in (spoken_digit / "44100" / split).iterdir())
+        assert sorted(labels) == on_disk
+        assert all(len(v) == 1 for v in labels.values())
+        assert bundle.audio_path(44100, split, on_disk[0]).is_file()
+
+
+def test_reads_an_event_bundle(tmp_path):
+    bundle = read_bundle(event_bundle(tmp_path, rates=(16000, 22050)))
+    assert bundle.is_event and bundle.splits == ["train", "test"]
+    assert bundle.vocabulary == ["beep", "buzz"]
+    assert bundle.available_rates() == [16000, 22050]
+    assert bundle.labels("test")["test_0.wav"][0]["label"] == "beep"
+
+
+def test_missing_metadata_is_a_clear_error(tmp_path):
+    with pytest.raises(BundleError, match="task_metadata.json"):
+        read_bundle(tmp_path)
+
+
+def test_bad_vocabulary_and_missing_split_file(tmp_path):
+    path = event_bundle(tmp_path)
+    (path / "test.json").unlink()
+    with pytest.raises(BundleError, match="test.json is missing"):
+        read_bundle(path).labels("test")
+    (path / "labelvocabulary.csv").write_text("idx,label\n0,beep\n2,buzz\n")
+    with pytest.raises(BundleError, match="idx must run"):
+        read_bundle(path)
+    meta = json.loads((path / "task_metadata.json").read_text())
+    del meta["embedding_type"]
+    (path / "task_metadata.json").write_text(json.dumps(meta))
+    with pytest.raises(BundleError, match="embedding_type"):
+        read_bundle(path)

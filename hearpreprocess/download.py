@@ -22,6 +22,7 @@ _CHUNK = 1 << 20
 _MAX_BACKOFF = 60.0
 # Worth another try: the server or something in between is having trouble.
 _RETRY_STATUSES = {408, 429, 500, 502, 503, 504}
+_LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 _CONTENT_RANGE_RE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
 _UNSATISFIED_RANGE_RE = re.compile(r"bytes\s+\*/(\d+)")
 # Network failures, including a body that ends before its Content-Length.
@@ -115,6 +116,8 @@ def download(
     state = _PartState(part)
     last_error = None
     with requests.Session() as session:
+        # A loopback mirror must not be sent to a proxy configured for the outside world.
+        session.trust_env = urllib.parse.urlsplit(url).hostname not in _LOOPBACK_HOSTS
         for attempt in range(retries + 1):
             if attempt:
                 time.sleep(min(backoff * 2 ** (attempt - 1), _MAX_BACKOFF))

@@ -110,6 +110,18 @@ def test_server_ignoring_range_restarts_from_zero(tmp_path, dest):
     assert dest.read_bytes() == PAYLOAD
 
 
+def test_loopback_mirror_bypasses_configured_proxy(server, dest, monkeypatch):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        dead_proxy = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY"):
+        monkeypatch.setenv(name, dead_proxy)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    download(server.url + PATH, dest, PAYLOAD_MD5, progress=False, retries=0)
+    assert dest.read_bytes() == PAYLOAD
+
+
 def test_retries_after_503(server, dest):
     server.fail_first_n_requests = 2
     download(server.url + PATH, dest, PAYLOAD_MD5, progress=False, backoff=0.01)

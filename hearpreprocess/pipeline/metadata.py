@@ -1,0 +1,116 @@
+"""Steps that turn an extracted corpus into metadata rows, then into split and capped rows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import luigi
+import pandas as pd
+
+from hearpreprocess import splits
+from hearpreprocess.atomic import atomic_path
+from hearpreprocess.pipeline.base import (
+    PipelineError,
+    TaskStep,
+    metadata_identity,
+    read_rows,
+    split_identity,
+    write_rows,
+)
+from hearpreprocess.pipeline.download import ExtractedArchive
+from hearpreprocess.recipes import get_extract_metadata
+
+ROWS_FILE = "rows.csv"
+REPORT_FILE = "report.csv"
+
+
+def extracted_archives(step: TaskStep) -> list[ExtractedArchive]:
+    """One extraction per source of the step's config, in config order."""
+    return [
+        ExtractedArchive(
+            md5=s.md5,
+            filename=s.filename,
+            work_dir=step.work_dir,
+            url=s.url,
+            task_name=step.bundle_name,
+            mirror=step.mirror,
+            builtin_mirror=step.builtin_mirror,
+        )
+        for s in step.task_config.sources
+    ]
+
+
+class CorpusMetadata(TaskStep):
+    """work_dir/tasks/<bundle>/corpus-<id>/: rows.csv (the recipe's rows, checked and shuffled)
+    and report.csv (rows dropped, with the reason)."""
+
+    def requires(self) -> list[ExtractedArchive]:
+        return extracted_archives(self)
+
+    def output(self) -> luigi.LocalTarget:
+        name = f"corpus-{metadata_identity(self.task_config)}"
+        return luigi.LocalTarget(str(self.task_work_dir() / name))
+
+    def run(self) -> None:
+        cfg = self.task_config
+        folders = {s.key: Path(t.path) for s, t in zip(cfg.sources, self.input())}
+        try:
+            rows = get_extract_metadata(cfg.task_name)(folders, cfg)
+            rows, report = splits.prepare_metadata(rows, cfg.is_small)
+        except Exception as e:
+            where = ", ".join(f"{k} -> {v}" for k, v in folders.items())
+            raise PipelineError(
+                f"task {cfg.bundle_name}: could not read the corpus metadata ({type(e).__name__}: "
+                f"{e}). Extracted archives: {where}. The archive may not be the version the "
+                f"recipe expects: check the md5 pinned in recipes/{cfg.task_name}.toml, or delete "
+                f"these folders and their downloads under {self.work_dir} and rerun."
+            ) from e
+        _write_folder(Path(self.output().path), rows, [report])
+
+
+class SplitMetadata(TaskStep):
+    """work_dir/tasks/<bundle>/splits-<id>/: rows.csv (split, events cut, capped) and report.csv
+    (every row dropped or changed on the way, from the corpus step on, with the reason)."""
+
+    def requires(self) -> CorpusMetadata:
+        return self.clone(CorpusMetadata)
+
+    def output(self) -> luigi.LocalTarget:
+        name = f"splits-{split_identity(self.task_config)}"
+        return luigi.LocalTarget(str(self.task_work_dir() / name))
+
+    def run(self) -> None:
+        cfg = self.task_config
+        corpus = Path(self.input().path)
+        rows = splits.create_splits(read_rows(corpus / ROWS_FILE), cfg)
+        reports = [read_rows(corpus / REPORT_FILE)]
+        if cfg.embedding_type == "event":
+            rows, report = splits.trim_events(rows, cfg.sample_duration)
+            reports.append(report)
+        rows, report = splits.subsample(rows, cfg)
+        reports.append(report)
+        _write_folder(Path(self.output().path), rows, reports)
+
+
+def _write_folder(path: Path, rows: pd.DataFrame, reports: list[pd.DataFrame]) -> None:
+    reports = [r for r in reports if len(r)]
+    report = pd.concat(reports, ignore_index=True) if reports else pd.DataFrame()
+    with atomic_path(path) as tmp:
+        tmp.mkdir()
+        write_rows(tmp / ROWS_FILE, rows)
+        write_rows(tmp / REPORT_FILE, report)
+
+
+def read_split_rows(folder: Path) -> pd.DataFrame:
+    return read_rows(folder / ROWS_FILE)
+
+
+def read_split_report(folder: Path) -> list[dict]:
+    """What the metadata steps dropped or changed, without absolute paths (portable, stable)."""
+    report = read_rows(folder / REPORT_FILE)
+    keep = [c for c in ("unique_filestem", "split", "label", "start", "end", "action", "reason")]
+    report = report[[c for c in keep if c in report.columns]]
+    return [
+        {k: v for k, v in record.items() if not (isinstance(v, float) and v != v)}
+        for record in report.to_dict("records")
+    ]

@@ -1,0 +1,86 @@
+"""TaskTarball (one per sample rate) and AllTasks, the single entry point of a run."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import luigi
+from luigi.freezing import recursively_unfreeze
+
+from hearpreprocess import __version__, bundle
+from hearpreprocess.atomic import atomic_path
+from hearpreprocess.pipeline.base import TaskStep
+from hearpreprocess.pipeline.bundle import MANIFEST, TaskBundle
+
+
+class TarballTarget(luigi.LocalTarget):
+    """A tarball that exists only if it is newer than its bundle's manifest.
+
+    The tarball name is fixed by the format, so its identity cannot be in the path. Its content is
+    a pure function of the bundle, and the bundle's manifest is rewritten whenever the bundle is
+    rebuilt: a tarball older than the manifest was made from an earlier bundle.
+    """
+
+    def __init__(self, path: str, manifest: Path):
+        super().__init__(path)
+        self.manifest = manifest
+
+    def exists(self) -> bool:
+        try:
+            return os.stat(self.path).st_mtime_ns >= os.stat(self.manifest).st_mtime_ns
+        except OSError:
+            return False
+
+
+class TaskTarball(TaskStep):
+    """tar_dir/hear-<version>-<bundle>-<sr>.tar.gz, rooted at hear-<version>/tasks/."""
+
+    sample_rate = luigi.IntParameter()
+
+    def requires(self) -> TaskBundle:
+        return self.clone(TaskBundle)
+
+    def output(self) -> TarballTarget:
+        name = f"hear-{__version__}-{self.bundle_name}-{self.sample_rate}.tar.gz"
+        manifest = Path(self.tasks_dir) / self.bundle_name / MANIFEST
+        return TarballTarget(str(Path(self.tar_dir) / name), manifest)
+
+    def run(self) -> None:
+        with atomic_path(self.output().path) as tmp:
+            bundle.write_tarball(
+                Path(self.input().path), self.sample_rate, tmp, root=f"hear-{__version__}/tasks"
+            )
+
+
+class AllTasks(luigi.WrapperTask):
+    """Every bundle (and its tarballs) asked for in one run."""
+
+    configs = luigi.ListParameter(description="TaskConfig.to_dict() of every task and mode")
+    sample_rates = luigi.ListParameter()
+    work_dir = luigi.Parameter()
+    tasks_dir = luigi.Parameter()
+    tar_dir = luigi.Parameter()
+    resampler = luigi.Parameter(default="soxr")
+    tarballs = luigi.BoolParameter(default=True)
+    mirror = luigi.Parameter(default="", significant=False)
+    builtin_mirror = luigi.Parameter(default="", significant=False)
+
+    def requires(self) -> list[luigi.Task]:
+        steps: list[luigi.Task] = []
+        for config in self.configs:
+            common = dict(
+                config=recursively_unfreeze(config),
+                sample_rates=list(self.sample_rates),
+                work_dir=self.work_dir,
+                tasks_dir=self.tasks_dir,
+                tar_dir=self.tar_dir,
+                resampler=self.resampler,
+                mirror=self.mirror,
+                builtin_mirror=self.builtin_mirror,
+            )
+            if self.tarballs:
+                steps += [TaskTarball(sample_rate=sr, **common) for sr in self.sample_rates]
+            else:
+                steps.append(TaskBundle(**common))
+        return steps

@@ -1,0 +1,215 @@
+"""Runner: reruns, config edits, sample-rate subsets, and bad input end to end.
+
+A small `tones` corpus (4 clips per pitch) is served from a loopback mirror under a non-builtin
+URL, so each test controls the archive bytes (corrupt, truncated, wrong md5).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import zipfile
+from pathlib import Path
+
+import luigi.configuration
+import pytest
+import soundfile as sf
+
+from hearpreprocess import __version__, runner
+from hearpreprocess.download import file_md5
+from hearpreprocess.fakes import mirror_location
+from hearpreprocess.fakes.tones import write_archive
+from hearpreprocess.mirror import MirrorServer
+
+BUILTIN_URL = "https://builtin.hearbench/tones/tones-v1.zip"
+URL = "https://corpora.test/tones/tones-v1.zip"
+BUNDLE = "tones-v1-small"
+
+
+def write_overrides(path: Path, per_task: dict) -> Path:
+    """A --config-overrides TOML file (JSON scalars are valid TOML values)."""
+    lines = []
+    for task, fields in per_task.items():
+        lines.append(f"[{task}]")
+        lines += [f"{k} = {json.dumps(v)}" for k, v in fields.items() if k != "sources"]
+        for url, source in fields.get("sources", {}).items():
+            lines.append(f'[{task}.sources."{url}"]')
+            lines += [f"{k} = {json.dumps(v)}" for k, v in source.items()]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def rewrite_zip(src: Path, dest: Path, replace: dict[str, bytes]) -> str:
+    """Copy a zip, replacing some members' bytes; returns the new md5."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(buf, "w") as zout:
+        for info in zin.infolist():
+            zout.writestr(info, replace.get(info.filename, zin.read(info.filename)))
+    dest.write_bytes(buf.getvalue())
+    return file_md5(dest)
+
+
+@pytest.fixture(scope="module")
+def good_archive(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("src") / "tones.zip"
+    write_archive(path, clips_per_label=4)
+    return path
+
+
+@pytest.fixture()
+def mirror(tmp_path, good_archive):
+    """A mirror serving the good archive at URL; yields (server, root)."""
+    root = tmp_path / "mirror"
+    mirror_location(root, URL).write_bytes(good_archive.read_bytes())
+    with MirrorServer(root) as server:
+        yield server, root
+
+
+@pytest.fixture(autouse=True)
+def fast_retries():
+    config = luigi.configuration.get_config()
+    if not config.has_section("download"):
+        config.add_section("download")
+    config.set("download", "retries", "1")
+    config.set("download", "backoff", "0.01")
+    config.set("download", "timeout", "5")
+    yield
+    config.remove_section("download")
+
+
+def cli(tmp_path: Path, mirror_url: str, md5: str, *extra: str, fields: dict | None = None):
+    overrides = {"tones": {**(fields or {}), "sources": {BUILTIN_URL: {"url": URL, "md5": md5}}}}
+    path = write_overrides(tmp_path / f"overrides-{md5[:6]}.toml", overrides)
+    return [
+        "tones",
+        "--mode=small",
+        f"--mirror={mirror_url}",
+        f"--config-overrides={path}",
+        f"--work-dir={tmp_path / 'work'}",
+        f"--tasks-dir={tmp_path / 'tasks'}",
+        f"--tar-dir={tmp_path / 'tar'}",
+        "--workers=1",
+        "--sample-rate=16000",
+        "--sample-rate=48000",
+        *extra,
+    ]
+
+
+def steps(report: runner.RunReport) -> set[str]:
+    return {r["step"] for r in report.ran}
+
+
+def test_build_rerun_and_rate_subset(tmp_path, mirror, good_archive):
+    server, _ = mirror
+    argv = cli(tmp_path, server.url, file_md5(good_archive))
+    report = runner.build(runner.parse_args(argv))
+    assert report.ok, report.failures
+    assert {"DownloadedArchive", "AudioShard", "TaskBundle", "TaskTarball"} <= steps(report)
+    bundle = tmp_path / "tasks" / BUNDLE
+    assert sorted(p.name for p in bundle.iterdir() if p.is_dir()) == ["16000", "48000"]
+    tars = sorted(p.name for p in (tmp_path / "tar").iterdir())
+    assert tars == [f"hear-{__version__}-{BUNDLE}-{sr}.tar.gz" for sr in (16000, 48000)]
+    manifest = (bundle / "manifest.json").read_bytes()
+    requests = len(server.requests_log)
+
+    again = runner.build(runner.parse_args(argv))
+    assert again.ok and again.ran == []
+    assert (bundle / "manifest.json").read_bytes() == manifest
+    assert len(server.requests_log) == requests, "a complete download was fetched again"
+
+
+def test_config_edit_rebuilds_audio_not_download(tmp_path, mirror, good_archive):
+    server, root = mirror
+    md5 = file_md5(good_archive)
+    assert runner.build(runner.parse_args(cli(tmp_path, server.url, md5))).ok
+    download = tmp_path / "work" / "downloads" / md5 / "tones-v1.zip"
+    extracted = tmp_path / "work" / "extracted" / md5
+    before = [(os.stat(p).st_ino, os.stat(p).st_mtime_ns) for p in (download, extracted)]
+
+    argv = cli(tmp_path, server.url, md5, fields={"sample_duration": 0.5})
+    report = runner.build(runner.parse_args(argv))
+    assert report.ok, report.failures
+    ran = steps(report)
+    assert {"SplitMetadata", "AudioShard", "TaskBundle", "TaskTarball"} <= ran
+    assert not ran & {"DownloadedArchive", "ExtractedArchive", "CorpusMetadata"}
+    assert [(os.stat(p).st_ino, os.stat(p).st_mtime_ns) for p in (download, extracted)] == before
+    bundle = tmp_path / "tasks" / BUNDLE
+    assert json.loads((bundle / "task_metadata.json").read_text())["sample_duration"] == 0.5
+    wav = next((bundle / "16000").rglob("*.wav"))
+    assert sf.info(wav).frames == 8000
+
+    # Another mirror of the same archive is the same data: nothing to do.
+    with MirrorServer(root) as other:
+        assert (
+            runner.build(
+                runner.parse_args(cli(tmp_path, other.url, md5, fields={"sample_duration": 0.5}))
+            ).ran
+            == []
+        )
+
+
+def test_checksum_mismatch_then_fixed(tmp_path, mirror, good_archive, capsys):
+    server, _ = mirror
+    assert runner.main(cli(tmp_path, server.url, "0" * 32)) == 1
+    out = capsys.readouterr().out
+    assert "FAILED: task tones-v1-small, step DownloadedArchive" in out
+    assert "tones-v1.zip" in out and "md5" in out.lower()
+    assert not (tmp_path / "tasks" / BUNDLE).exists()
+    assert runner.main(cli(tmp_path, server.url, file_md5(good_archive))) == 0
+
+
+def test_unreachable_host_then_fixed(tmp_path, mirror, good_archive, capsys):
+    server, _ = mirror
+    md5 = file_md5(good_archive)
+    assert runner.main(cli(tmp_path, "http://127.0.0.1:9", md5)) == 1
+    out = capsys.readouterr().out
+    assert "step DownloadedArchive" in out and "127.0.0.1:9" in out
+    assert runner.main(cli(tmp_path, server.url, md5)) == 0
+
+
+def test_truncated_archive_keeps_the_built_bundle(tmp_path, mirror, good_archive, capsys):
+    server, root = mirror
+    assert runner.main(cli(tmp_path, server.url, file_md5(good_archive))) == 0
+    bundle = tmp_path / "tasks" / BUNDLE
+    manifest = (bundle / "manifest.json").read_bytes()
+    data = good_archive.read_bytes()
+    mirror_location(root, URL).write_bytes(data[: len(data) // 2])
+    truncated = file_md5(mirror_location(root, URL))
+    capsys.readouterr()
+    assert runner.main(cli(tmp_path, server.url, truncated)) == 1
+    out = capsys.readouterr().out
+    assert "step ExtractedArchive" in out and "tones-v1.zip" in out and "delete" in out
+    assert (bundle / "manifest.json").read_bytes() == manifest
+    assert not (tmp_path / "work" / "extracted" / truncated).exists()
+
+
+def test_metadata_that_does_not_parse(tmp_path, mirror, good_archive, capsys):
+    server, root = mirror
+    bad = rewrite_zip(good_archive, mirror_location(root, URL), {"tones-v1/labels.csv": b"\x00;"})
+    assert runner.main(cli(tmp_path, server.url, bad)) == 1
+    out = capsys.readouterr().out
+    assert "task tones-v1-small, step CorpusMetadata" in out and "labels.csv" in out
+    assert not (tmp_path / "tasks" / BUNDLE).exists()
+
+
+def test_undecodable_clip_is_left_out_and_listed(tmp_path, mirror, good_archive, capsys):
+    server, root = mirror
+    with zipfile.ZipFile(good_archive) as z:
+        victim = sorted(n for n in z.namelist() if n.endswith(".wav"))[0]
+    bad = rewrite_zip(good_archive, mirror_location(root, URL), {victim: b"RIFF not audio"})
+    assert runner.main(cli(tmp_path, server.url, bad)) == 0
+    stem = Path(victim).stem
+    out = capsys.readouterr().out
+    assert "1 clip(s) left out" in out and stem in out
+    bundle = tmp_path / "tasks" / BUNDLE
+    report = json.loads((bundle / "report.json").read_text())
+    assert list(report["undecodable"]) == [stem] and report["undecodable"][stem]["reason"]
+    labelled = [k for f in bundle.glob("fold*.json") for k in json.loads(f.read_text())]
+    assert f"{stem}.wav" not in labelled and len(labelled) == 19
+    assert not list(bundle.rglob(f"{stem}.wav"))
+
+
+def test_unknown_task_is_a_usage_error(tmp_path, capsys):
+    assert runner.main(["no_such_task", f"--work-dir={tmp_path}"]) == 2
+    assert "no_such_task" in capsys.readouterr().err

@@ -1,6 +1,5 @@
 import json
 import sys
-import tarfile
 from pathlib import Path
 
 import pytest
@@ -8,23 +7,15 @@ import pytest
 from heareval.bundle import BundleError, read_bundle
 
 sys.path.insert(0, str(Path(__file__).parent))
-from embedding_models.bundles import event_bundle  # noqa: E402
-
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
-SPOKEN_DIGIT = (
-    SHARED / "corpora/github.com/hearbenchmark/hear2021-open-tasks-downsampled/raw/main"
-    "/preprocessed/hear-2021.0.6-spoken_digit-1.0.9-small-44100.tar.gz"
-)
+from embedding_models.bundles import SPOKEN_DIGIT, event_bundle, extract_spoken_digit  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def spoken_digit(tmp_path_factory):
-    if not SPOKEN_DIGIT.is_file():
+    path = extract_spoken_digit(tmp_path_factory.mktemp("real"))
+    if path is None:
         pytest.skip(f"real HEAR 2021 bundle missing: {SPOKEN_DIGIT}")
-    dest = tmp_path_factory.mktemp("real")
-    with tarfile.open(SPOKEN_DIGIT) as tar:
-        tar.extractall(dest, filter="data")
-    return dest / "hear-2021.0.6/tasks/spoken_digit-1.0.9-small"
+    return path
 
 
 def test_reads_the_real_hear_2021_bundle(spoken_digit):

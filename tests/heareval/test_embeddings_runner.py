@@ -114,7 +114,8 @@ def test_interrupted_runs_leave_nothing_done(tasks, tmp_path):
     model_dir = emb / f"{TICKER}-fail-after=3"
     assert list(model_dir.iterdir()) == []
     code = (
-        f"import sys; sys.path.insert(0, {str(HERE)!r}); from heareval.embeddings.runner import run;"
+        f"import sys; sys.path.insert(0, {str(HERE)!r});"
+        "from heareval.embeddings.runner import run;"
         f"run({TICKER!r}, {str(tasks)!r}, {str(emb)!r}, options={{'exit_after': 4}}, batch_size=1,"
         " progress=False)"
     )

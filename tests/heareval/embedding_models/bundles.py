@@ -2,6 +2,8 @@
 
 import csv
 import json
+import shutil
+import tarfile
 from pathlib import Path
 
 import numpy as np
@@ -74,3 +76,36 @@ def event_bundle(root, name="toy_events-1.0-full", seconds=3.0, rates=(16000,), 
         "mode": "full",
     }
     return write_bundle(root, name, meta, splits, rates)
+
+
+SHARED = Path(__file__).resolve().parents[3].parent / "shared"
+SPOKEN_DIGIT = (
+    SHARED / "corpora/github.com/hearbenchmark/hear2021-open-tasks-downsampled/raw/main"
+    "/preprocessed/hear-2021.0.6-spoken_digit-1.0.9-small-44100.tar.gz"
+)
+
+
+def extract_spoken_digit(dest):
+    """Extract the real HEAR 2021 spoken_digit bundle (44.1 kHz) under `dest`; its path, or None
+    when the archive is not there."""
+    if not SPOKEN_DIGIT.is_file():
+        return None
+    with tarfile.open(SPOKEN_DIGIT) as tar:
+        tar.extractall(dest, filter="data")
+    return Path(dest) / "hear-2021.0.6/tasks/spoken_digit-1.0.9-small"
+
+
+def subset_bundle(src, dest, per_split):
+    """Copy a bundle keeping the first `per_split` files of every split."""
+    dest = Path(dest)
+    shutil.copytree(src, dest, ignore=shutil.ignore_patterns("*.wav"))
+    meta = json.loads((dest / "task_metadata.json").read_text())
+    for split in meta["splits"]:
+        labels = json.loads((dest / f"{split}.json").read_text())
+        keep = dict(list(labels.items())[:per_split])
+        (dest / f"{split}.json").write_text(json.dumps(keep, indent=1))
+        for rate_dir in Path(src).iterdir():
+            if rate_dir.is_dir() and rate_dir.name.isdigit():
+                for name in keep:
+                    shutil.copyfile(rate_dir / split / name, dest / rate_dir.name / split / name)
+    return dest

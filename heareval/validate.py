@@ -1,0 +1,304 @@
+"""Checks that a module follows the HEAR API (hear-validator 2021.0.6's checks, EVAL.md §1.3).
+
+``python -m heareval.validate MODULE [--model PATH] [--device DEVICE] [--model-options JSON]``
+
+Unlike hear-validator, every problem is collected in one run: a failing check stops only the
+checks that depend on it. Additions: embeddings must be torch tensors without NaN/inf,
+timestamps must increase, and timestamps that look like seconds are reported as such.
+Exit status 1 when there is an error, 0 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from heareval import api
+
+SAMPLE_RATES = (16000, 22050, 32000, 44100, 48000)
+TIMESTAMP_DURATIONS_S = (1.07, 1.98, 4.0)
+TIMESTAMP_CLIPS = 2
+SCENE_DURATION_S = 2.74
+SCENE_CLIPS = 4
+MAX_HOP_MS = 50.0
+HOP_TOLERANCE_MS = 1.0
+_SEED = 0
+
+
+@dataclass
+class Report:
+    """Problems found in a module; each message says what to fix."""
+
+    module: str
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def error(self, message: str) -> None:
+        if message not in self.errors:
+            self.errors.append(message)
+
+    def warn(self, message: str) -> None:
+        if message not in self.warnings:
+            self.warnings.append(message)
+
+
+def validate_module(
+    module_name: str,
+    weights: str | None = None,
+    device: str | torch.device | None = None,
+    options: dict | None = None,
+) -> Report:
+    """Runs every HEAR API check on a module and returns all problems found.
+
+    Args:
+        module_name: dotted name of the HEAR module.
+        weights: checkpoint path passed to ``load_model``.
+        device: device for the model and test audio (None: CUDA when available).
+        options: keyword arguments for ``load_model``.
+    """
+    report = Report(module_name)
+    try:
+        device = device if isinstance(device, torch.device) else api.pick_device(device)
+        module = api.import_module(module_name)
+    except (ImportError, ValueError, RuntimeError) as exc:
+        report.error(str(exc))
+        return report
+    for name in api.HEAR_FUNCTIONS:
+        if not callable(getattr(module, name, None)):
+            report.error(f"{module_name} has no module-level function {name}(); define it")
+    if not callable(getattr(module, "load_model", None)):
+        return report
+    try:
+        model = api.call_load_model(module, weights, options)
+        model = api.check_torch_model(model, module_name).to(device).eval()
+    except api.NotATorchModelError as exc:
+        report.error(str(exc))
+        return report
+    except Exception as exc:
+        report.error(f"{module_name}.load_model failed: {type(exc).__name__}: {exc}")
+        return report
+    sample_rate = _check_sample_rate(model, report)
+    sizes = {name: _check_size(model, name, report) for name in _SIZE_ATTRIBUTES}
+    if sample_rate is None:
+        report.error("embedding checks skipped: they need a numeric sample_rate")
+        return report
+    generator = torch.Generator().manual_seed(_SEED)
+    if callable(getattr(module, "get_timestamp_embeddings", None)):
+        for duration in TIMESTAMP_DURATIONS_S:
+            audio = _noise(TIMESTAMP_CLIPS, duration, sample_rate, generator, device)
+            output = _call(module, "get_timestamp_embeddings", audio, model, report)
+            if output is not None:
+                _check_timestamp_output(output, duration, sizes, report)
+    if callable(getattr(module, "get_scene_embeddings", None)):
+        audio = _noise(SCENE_CLIPS, SCENE_DURATION_S, sample_rate, generator, device)
+        output = _call(module, "get_scene_embeddings", audio, model, report)
+        if output is not None:
+            _check_scene_output(output, sizes["scene_embedding_size"], report)
+    return report
+
+
+_SIZE_ATTRIBUTES = ("scene_embedding_size", "timestamp_embedding_size")
+
+
+def _check_sample_rate(model: Any, report: Report) -> int | None:
+    if not hasattr(model, "sample_rate"):
+        report.error(f"the model has no sample_rate attribute; set it to one of {SAMPLE_RATES}")
+        return None
+    rate = model.sample_rate
+    if isinstance(rate, bool) or not isinstance(rate, (int, float, np.integer, np.floating)):
+        report.error(f"model.sample_rate is {rate!r}; it must be one of {SAMPLE_RATES}")
+        return None
+    if rate not in SAMPLE_RATES:
+        report.error(
+            f"model.sample_rate is {rate}, not a HEAR rate; HEAR tasks come only at "
+            f"{SAMPLE_RATES} Hz and the model must accept one of them without resampling"
+        )
+    return int(rate)
+
+
+def _check_size(model: Any, name: str, report: Report) -> int | None:
+    if not hasattr(model, name):
+        report.error(f"the model has no {name} attribute; set it to the embedding dimension (int)")
+        return None
+    value = getattr(model, name)
+    if isinstance(value, bool) or not isinstance(value, int):
+        report.error(f"model.{name} is {value!r} ({type(value).__name__}); it must be an int")
+        return None
+    return value
+
+
+def _noise(
+    n_clips: int, duration: float, sample_rate: int, generator: torch.Generator, device
+) -> torch.Tensor:
+    n_samples = int(duration * sample_rate)
+    return (torch.rand(n_clips, n_samples, generator=generator) * 2 - 1).to(device)
+
+
+def _call(module, function: str, audio: torch.Tensor, model, report: Report) -> Any:
+    try:
+        with torch.no_grad():
+            return getattr(module, function)(audio, model)
+    except Exception as exc:
+        report.error(
+            f"{function} failed on {audio.shape[0]} clips of {audio.shape[1]} samples of white "
+            f"noise: {type(exc).__name__}: {exc}"
+        )
+        return None
+
+
+def _check_tensor(value: Any, what: str, report: Report) -> bool:
+    if not isinstance(value, torch.Tensor):
+        report.error(f"{what} is a {type(value).__name__}; return a torch.Tensor")
+        return False
+    return True
+
+
+def _check_embeddings(emb: torch.Tensor, what: str, ndim: int, n_clips: int, report: Report):
+    if emb.dtype != torch.float32:
+        report.error(f"{what} have dtype {emb.dtype}; HEAR requires torch.float32 (use .float())")
+    if emb.is_floating_point() and not bool(torch.isfinite(emb).all()):
+        report.error(f"{what} contain NaN or inf on white-noise input")
+    if emb.ndim != ndim:
+        report.error(f"{what} have {emb.ndim} dimensions {tuple(emb.shape)}; expected {ndim}")
+        return False
+    if emb.shape[0] != n_clips:
+        report.error(
+            f"{what} have batch size {emb.shape[0]} for {n_clips} input clips; the first "
+            "dimension must be the clip"
+        )
+        return False
+    return True
+
+
+def _check_size_match(emb: torch.Tensor, what: str, name: str, size: int | None, report: Report):
+    if size is not None and emb.shape[-1] != size:
+        report.error(
+            f"{what} have last dimension {emb.shape[-1]} but model.{name} is {size}; make them "
+            "agree"
+        )
+
+
+def _check_timestamp_output(output: Any, duration: float, sizes: dict, report: Report) -> None:
+    if not isinstance(output, (tuple, list)) or len(output) != 2:
+        report.error(
+            "get_timestamp_embeddings must return a pair (embeddings, timestamps), got "
+            f"{type(output).__name__}"
+        )
+        return
+    emb, stamps = output
+    emb_ok = _check_tensor(emb, "timestamp embeddings", report)
+    stamps_ok = _check_tensor(stamps, "timestamps", report)
+    if emb_ok:
+        emb_ok = _check_embeddings(emb, "timestamp embeddings", 3, TIMESTAMP_CLIPS, report)
+        if emb_ok:
+            _check_size_match(
+                emb, "timestamp embeddings", "timestamp_embedding_size",
+                sizes["timestamp_embedding_size"], report,
+            )  # fmt: skip
+    if not stamps_ok:
+        return
+    if stamps.ndim != 2:
+        report.error(
+            f"timestamps have {stamps.ndim} dimensions {tuple(stamps.shape)}; expected 2 "
+            "(n_sounds, n_timestamps)"
+        )
+        return
+    if emb_ok and tuple(emb.shape[:2]) != tuple(stamps.shape):
+        report.error(
+            f"timestamp embeddings {tuple(emb.shape)} and timestamps {tuple(stamps.shape)} "
+            "disagree; embeddings must be (n_sounds, n_timestamps, dim)"
+        )
+    _check_timestamps(stamps.detach().cpu().double().numpy(), duration, report)
+
+
+def _check_timestamps(stamps: np.ndarray, duration: float, report: Report) -> None:
+    duration_ms = duration * 1000.0
+    if stamps.shape[1] < 2 or not np.isfinite(stamps).all():
+        if not np.isfinite(stamps).all():
+            report.error("timestamps contain NaN or inf")
+        return
+    diffs = np.diff(stamps, axis=1)
+    hop = float(diffs.mean())
+    if (diffs <= 0).any():
+        report.error("timestamps must increase strictly along time")
+    if np.abs(diffs - hop).max() > HOP_TOLERANCE_MS:
+        report.error(
+            f"timestamps are not evenly spaced (steps from {diffs.min():g} to {diffs.max():g} ms, "
+            f"more than {HOP_TOLERANCE_MS:g} ms from the mean); compute frame k's time as "
+            "round(k * hop_samples) / sample_rate, never by accumulating a rounded hop"
+        )
+    if 0 < hop < 1.0 and duration > 1.0 and stamps.max() <= duration + 1e-6:
+        report.error(
+            f"timestamps look like seconds (mean step {hop:g}, last {stamps[:, -1].max():g} for a "
+            f"{duration:g} s clip); HEAR requires milliseconds: multiply by 1000"
+        )
+        return
+    last = float(stamps[:, -1].max())
+    if last > duration_ms + 1e-3:
+        report.error(
+            f"last timestamp {last:g} ms is after the end of the {duration_ms:g} ms clip; "
+            "timestamps must be the centre of each frame, in milliseconds, within the audio"
+        )
+    if hop > MAX_HOP_MS:
+        report.warn(f"hop of {hop:g} ms exceeds the recommended {MAX_HOP_MS:g} ms")
+    if float(stamps[:, 0].min()) > hop:
+        report.warn(
+            f"first timestamp {stamps[:, 0].min():g} ms is later than one hop ({hop:g} ms): "
+            "the start of the audio has no embedding"
+        )
+    if float(stamps[:, -1].min()) < min(duration_ms - hop, duration_ms - MAX_HOP_MS):
+        report.warn(
+            f"last timestamp {stamps[:, -1].min():g} ms leaves the end of a {duration_ms:g} ms "
+            "clip without embeddings; pad the audio so frames reach the end"
+        )
+
+
+def _check_scene_output(output: Any, size: int | None, report: Report) -> None:
+    if not _check_tensor(output, "scene embeddings", report):
+        return
+    if _check_embeddings(output, "scene embeddings", 2, SCENE_CLIPS, report):
+        _check_size_match(output, "scene embeddings", "scene_embedding_size", size, report)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI entry point; returns the exit status."""
+    parser = argparse.ArgumentParser(
+        prog="python -m heareval.validate", description="Check that a module follows the HEAR API."
+    )
+    parser.add_argument("module", help="dotted name of the HEAR module, e.g. heareval.models.naive")
+    parser.add_argument("--model", "-m", default=None, help="weights file passed to load_model")
+    parser.add_argument("--device", "-d", default=None, help="cpu, cuda or cuda:N")
+    parser.add_argument(
+        "--model-options", default="{}", help="JSON object of keyword arguments for load_model"
+    )
+    args = parser.parse_args(argv)
+    try:
+        options = json.loads(args.model_options)
+    except json.JSONDecodeError as exc:
+        parser.error(f"--model-options is not valid JSON: {exc}")
+    if not isinstance(options, dict):
+        parser.error("--model-options must be a JSON object, e.g. '{\"sample_rate\": 16000}'")
+    report = validate_module(args.module, args.model, args.device, options)
+    for message in report.errors:
+        print(f"ERROR: {message}")
+    for message in report.warnings:
+        print(f"WARNING: {message}")
+    if report.errors:
+        print(f"{args.module}: {len(report.errors)} error(s); it does not follow the HEAR API.")
+        return 1
+    print("Looks good!")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

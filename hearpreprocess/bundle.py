@@ -33,12 +33,23 @@ _CHUNK = 1 << 20
 
 
 def _is_missing(value: Any) -> bool:
-    return value is None or (not isinstance(value, str) and bool(pd.isna(value)))
+    # "" is how a missing label comes back from the pipeline's CSV files (read as strings).
+    if isinstance(value, str):
+        return not value.strip()
+    return value is None or bool(pd.isna(value))
 
 
 def _plain(value: Any) -> Any:
-    """numpy scalars -> Python scalars, so that json can write them."""
-    return value.item() if hasattr(value, "item") and not isinstance(value, str) else value
+    """numpy scalars -> Python scalars that json can write; whole floats -> int.
+
+    Labels are never genuinely floats (recipes give strings); a whole float is pandas' upcast
+    of int labels in a column that also holds a missing value, and HEAR 2021 wrote ints.
+    """
+    if hasattr(value, "item") and not isinstance(value, str):
+        value = value.item()
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
 def coerce_labels(values: Iterable[Any]) -> list[Any]:
@@ -47,7 +58,7 @@ def coerce_labels(values: Iterable[Any]) -> list[Any]:
     HEAR 2021 passed metadata through a CSV file, so pandas read digits back as ints and the
     bundle holds JSON numbers (spoken_digit, nsynth pitch, libricount). Mixed label sets stay as
     they are, so "1" and "one" never end up as different types in one task. Missing values
-    (None/NaN) pass through as None.
+    (None, NaN, blank strings) become None.
 
     Args:
         values: every label of the task (all splits).
@@ -104,16 +115,22 @@ def split_jsons(df: pd.DataFrame, embedding_type: str) -> dict[str, dict[str, li
     }
 
 
-def label_vocabulary(df: pd.DataFrame) -> str:
-    """The `labelvocabulary.csv` text: `idx,label`, sorted union of the task's labels.
+def label_vocabulary(df: pd.DataFrame) -> pd.DataFrame:
+    """The `labelvocabulary.csv` table: columns `idx`, `label`, the sorted union of the labels.
 
-    Labels are coerced with `coerce_labels` first, so integer labels sort numerically.
+    Labels are coerced with `coerce_labels` first, so integer labels sort numerically; missing
+    labels (None, NaN, "") are left out. `df.to_csv(index=False)` gives HEAR 2021's file.
     """
     labels = sorted({v for v in coerce_labels(df["label"]) if v is not None})
+    return pd.DataFrame({"idx": range(len(labels)), "label": pd.Series(labels, dtype=object)})
+
+
+def label_vocabulary_text(df: pd.DataFrame) -> str:
+    """`label_vocabulary(df)` as CSV text: `idx,label` header, one line per label."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["idx", "label"])
-    writer.writerows(enumerate(labels))
+    writer.writerows(label_vocabulary(df).itertuples(index=False))
     return buffer.getvalue()
 
 
@@ -123,8 +140,8 @@ def write_json(path: str | os.PathLike, obj: Any) -> None:
 
 
 def write_label_vocabulary(path: str | os.PathLike, df: pd.DataFrame) -> None:
-    """Write `label_vocabulary(df)` to `path` atomically."""
-    atomic_write_text(path, label_vocabulary(df))
+    """Write `labelvocabulary.csv` for the task's rows `df` to `path` atomically."""
+    atomic_write_text(path, label_vocabulary_text(df))
 
 
 def _sha256(path: Path) -> str:

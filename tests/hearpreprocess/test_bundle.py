@@ -14,6 +14,7 @@ from hearpreprocess.bundle import (
     DEFAULT_TAR_ROOT,
     coerce_labels,
     label_vocabulary,
+    label_vocabulary_text,
     split_json,
     split_jsons,
     write_json,
@@ -67,7 +68,8 @@ def test_split_json_matches_hear_2021_bytes(hear_bundle, tmp_path):
 def test_label_vocabulary_matches_hear_2021(hear_bundle, tmp_path):
     df = _metadata_from_hear_bundle(hear_bundle)
     expected = (hear_bundle / "labelvocabulary.csv").read_text()
-    assert label_vocabulary(df) == expected
+    assert label_vocabulary_text(df) == expected
+    assert label_vocabulary(df).to_csv(index=False) == expected
     write_label_vocabulary(tmp_path / "labelvocabulary.csv", df)
     assert (tmp_path / "labelvocabulary.csv").read_text() == expected
 
@@ -85,7 +87,8 @@ def test_tarball_of_hear_bundle_has_hear_layout(hear_bundle, tmp_path):
 
 def test_coerce_labels():
     assert coerce_labels(["1", "10", " 2", "-3"]) == [1, 10, 2, -3]
-    assert coerce_labels([np.int64(4), 5, None, float("nan")]) == [4, 5, None, None]
+    assert coerce_labels([np.int64(4), 5, None, float("nan"), ""]) == [4, 5, None, None, None]
+    assert coerce_labels(pd.Series([1, None, 3])) == [1, None, 3]  # float64 upcast by pandas
     assert coerce_labels(["1", "one"]) == ["1", "one"]
     assert coerce_labels(["1.5", "2"]) == ["1.5", "2"]
     assert coerce_labels([True, False]) == [True, False]
@@ -94,20 +97,26 @@ def test_coerce_labels():
 
 
 def test_label_vocabulary_sorting_and_quoting():
-    numeric = pd.DataFrame({"label": ["10", "9", "100", "9", None]})
-    assert label_vocabulary(numeric) == "idx,label\n0,9\n1,10\n2,100\n"
+    numeric = pd.DataFrame({"label": ["10", "9", "100", "9", None, ""]})
+    assert label_vocabulary(numeric)["label"].tolist() == [9, 10, 100]
+    assert label_vocabulary_text(numeric) == "idx,label\n0,9\n1,10\n2,100\n"
     text = pd.DataFrame({"label": ["dog", "Cat", "a,b", "10"]})
-    assert label_vocabulary(text) == 'idx,label\n0,10\n1,Cat\n2,"a,b"\n3,dog\n'
+    expected = 'idx,label\n0,10\n1,Cat\n2,"a,b"\n3,dog\n'
+    assert label_vocabulary_text(text) == expected
+    assert label_vocabulary(text).to_csv(index=False) == expected
 
 
 def test_split_json_scene_and_event_layout():
     scene = pd.DataFrame({"unique_filestem": ["b", "a", "b"], "label": ["y", "x", "z"]})
     assert split_json(scene, "scene") == {"a.wav": ["x"], "b.wav": ["y", "z"]}
     assert list(split_json(scene, "scene")) == ["a.wav", "b.wav"]
+    numeric = scene.assign(label=pd.Series([7, 8, None]))  # float64 column after coercion
+    assert split_json(numeric, "scene") == {"a.wav": [8], "b.wav": [7]}
+    assert json.dumps(split_json(numeric, "scene")) == '{"a.wav": [8], "b.wav": [7]}'
     events = pd.DataFrame(
         {
             "unique_filestem": ["ev05", "ev05", "ev01", "ev05", "quiet"],
-            "label": ["speech", "knock", "door", "door", None],
+            "label": ["speech", "knock", "door", "door", ""],  # "" = no events, as read from CSV
             "start": [300, 100.0, 0.0, 1200.0, np.nan],
             "end": [900, 500.0, 10.0, 2000.0, np.nan],
         }

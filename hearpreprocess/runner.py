@@ -176,7 +176,8 @@ def _left_out(bundle_dir: Path) -> dict:
     return report.get("undecodable", {})
 
 
-def print_report(report: RunReport, out=sys.stdout) -> None:
+def print_report(report: RunReport, out=None) -> None:
+    out = out or sys.stdout
     for line in report.skipped:
         print(f"skipped {line}", file=out)
     steps: dict[str, int] = {}

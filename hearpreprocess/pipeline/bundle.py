@@ -104,15 +104,10 @@ class TaskBundle(TaskStep):
 
     def _write_labels(self, tmp: Path, rows: pd.DataFrame) -> None:
         cfg = self.task_config
-        rows = rows.copy()
-        rows["label"] = bundle.coerce_labels(rows["label"])
+        by_split = bundle.split_jsons(rows, cfg.embedding_type)
         for split in cfg.splits:
-            split_rows = rows[rows["split"] == split]
-            bundle.write_json(
-                tmp / f"{split}.json", bundle.split_json(split_rows, cfg.embedding_type)
-            )
-        vocabulary = bundle.label_vocabulary(rows)
-        vocabulary.to_csv(tmp / "labelvocabulary.csv", index=False)
+            bundle.write_json(tmp / f"{split}.json", by_split.get(split, {}))
+        bundle.write_label_vocabulary(tmp / "labelvocabulary.csv", rows)
         meta = cfg.task_metadata()
         meta["resampler"] = self.resampler
         bundle.write_json(tmp / "task_metadata.json", meta)

@@ -21,9 +21,13 @@ from hearpreprocess.pipeline.base import PipelineError, record_failure
 class DownloadSettings(luigi.Config):
     """[download] section of luigi.cfg: retry policy of every download."""
 
-    retries = luigi.IntParameter(default=5)
-    backoff = luigi.FloatParameter(default=1.0)
-    timeout = luigi.FloatParameter(default=60.0)
+    retries = luigi.IntParameter(default=5, config_path={"section": "download", "name": "retries"})
+    backoff = luigi.FloatParameter(
+        default=1.0, config_path={"section": "download", "name": "backoff"}
+    )
+    timeout = luigi.FloatParameter(
+        default=60.0, config_path={"section": "download", "name": "timeout"}
+    )
 
 
 class _ArchiveStep(luigi.Task):

@@ -9,26 +9,30 @@ import luigi
 from luigi.freezing import recursively_unfreeze
 
 from hearpreprocess import __version__, bundle
-from hearpreprocess.atomic import atomic_path
 from hearpreprocess.pipeline.base import TaskStep
-from hearpreprocess.pipeline.bundle import MANIFEST, TaskBundle
+from hearpreprocess.pipeline.bundle import MANIFEST, BundleTarget, TaskBundle
 
 
 class TarballTarget(luigi.LocalTarget):
-    """A tarball that exists only if it is newer than its bundle's manifest.
+    """A tarball that exists only if its bundle is up to date and the tarball is newer than the
+    bundle's manifest.
 
     The tarball name is fixed by the format, so its identity cannot be in the path. Its content is
     a pure function of the bundle, and the bundle's manifest is rewritten whenever the bundle is
-    rebuilt: a tarball older than the manifest was made from an earlier bundle.
+    rebuilt: a tarball older than the manifest was made from an earlier bundle. (Luigi checks only
+    a step's own output, so the bundle's identity has to be checked here too.)
     """
 
-    def __init__(self, path: str, manifest: Path):
+    def __init__(self, path: str, bundle: BundleTarget):
         super().__init__(path)
-        self.manifest = manifest
+        self.bundle = bundle
 
     def exists(self) -> bool:
+        if not self.bundle.exists():
+            return False
+        manifest = Path(self.bundle.path) / MANIFEST
         try:
-            return os.stat(self.path).st_mtime_ns >= os.stat(self.manifest).st_mtime_ns
+            return os.stat(self.path).st_mtime_ns >= os.stat(manifest).st_mtime_ns
         except OSError:
             return False
 
@@ -43,14 +47,15 @@ class TaskTarball(TaskStep):
 
     def output(self) -> TarballTarget:
         name = f"hear-{__version__}-{self.bundle_name}-{self.sample_rate}.tar.gz"
-        manifest = Path(self.tasks_dir) / self.bundle_name / MANIFEST
-        return TarballTarget(str(Path(self.tar_dir) / name), manifest)
+        return TarballTarget(str(Path(self.tar_dir) / name), self.requires().output())
 
     def run(self) -> None:
-        with atomic_path(self.output().path) as tmp:
-            bundle.write_tarball(
-                Path(self.input().path), self.sample_rate, tmp, root=f"hear-{__version__}/tasks"
-            )
+        bundle.write_tarball(
+            Path(self.input().path),
+            self.sample_rate,
+            self.output().path,
+            root=f"hear-{__version__}/tasks",
+        )
 
 
 class AllTasks(luigi.WrapperTask):

@@ -239,8 +239,8 @@ def _check_timestamps(stamps: np.ndarray, duration: float, report: Report) -> No
         )
     if 0 < hop < 1.0 and duration > 1.0 and stamps.max() <= duration + 1e-6:
         report.error(
-            f"timestamps look like seconds (mean step {hop:g}, last {stamps[:, -1].max():g} for a "
-            f"{duration:g} s clip); HEAR requires milliseconds: multiply by 1000"
+            f"timestamps look like seconds (mean step {hop:g}, and none beyond the clip's "
+            "duration in seconds); HEAR requires milliseconds: multiply by 1000"
         )
         return
     last = float(stamps[:, -1].max())

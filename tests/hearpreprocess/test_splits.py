@@ -97,6 +97,19 @@ def test_prepare_metadata_rejects_bad_stems(tmp_path):
         prepare_metadata(two_stems, small=False)
 
 
+def test_segments_of_one_file_are_separate_clips(tmp_path):
+    # speech_commands cuts many _silence_ clips out of one noise file.
+    df = _scene_frame(tmp_path, 1)
+    segments = pd.concat([df] * 3).assign(
+        unique_filestem=["s-0", "s-8000", "s-16000"], source_start=[0, 8000, 16000]
+    )
+    prepared, _ = prepare_metadata(segments, small=False)
+    assert sorted(prepared["unique_filestem"]) == ["s-0", "s-16000", "s-8000"]
+    same_clip_two_stems = segments.assign(source_start=[0, 0, 16000])
+    with pytest.raises(SplitError, match="more than one unique_filestem"):
+        prepare_metadata(same_clip_two_stems, small=False)
+
+
 def test_missing_files_error_or_small_mode_drop(tmp_path):
     df = _scene_frame(tmp_path, 10)
     (tmp_path / "clip003.wav").unlink()

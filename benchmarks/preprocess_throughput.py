@@ -1,0 +1,194 @@
+"""Throughput of the preprocessing pipeline against a one-process floor, and its memory.
+
+Synthesises 2,000 one-second and 40 thirty-second clips (44.1 kHz stereo 16-bit) in the layout of
+the built-in `tones` corpus, zips them, serves the zip on loopback and runs the whole runner
+(download -> extract -> metadata -> splits -> audio shards -> bundle -> 5 tarballs) with
+--workers 1 and --workers 2. The floor is the same decode -> mono -> trim/pad -> five resamples ->
+write done by `audio.process_clip` in one tight loop over the same files. Peak memory is sampled
+over the runner's whole process tree (/proc), for the corpus and for one ten times smaller.
+
+    python benchmarks/preprocess_throughput.py [--scale 0.25] [--out DIR]
+
+Targets (issue 2): 1 worker >= 0.5x floor; 2 workers >= 1.7x 1 worker; RSS(10x clips) <= 1.2x.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import io
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import wave
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from hearpreprocess.audio import process_clip  # noqa: E402
+from hearpreprocess.config import SAMPLE_RATES  # noqa: E402
+from hearpreprocess.download import file_md5  # noqa: E402
+from hearpreprocess.fakes import mirror_location  # noqa: E402
+from hearpreprocess.mirror import MirrorServer  # noqa: E402
+from hearpreprocess.pipeline.base import TIMING_LOG_ENV  # noqa: E402
+
+BUILTIN_URL = "https://builtin.hearbench/tones/tones-v1.zip"
+URL = "https://bench.test/tones/tones-v1.zip"
+SR = 44100
+LABELS = ("a3", "c4", "e4", "g4", "a4")
+
+
+def _wav(seconds: float, rng: np.random.Generator) -> bytes:
+    n = int(seconds * SR)
+    t = np.arange(n) / SR
+    tone = 0.3 * np.sin(2 * np.pi * rng.uniform(200, 500) * t)
+    frames = np.stack([tone, 0.8 * tone], axis=1) + rng.normal(0, 0.01, (n, 2))
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(2)
+        w.setsampwidth(2)
+        w.setframerate(SR)
+        w.writeframes((np.clip(frames, -1, 1) * 32767).astype("<i2").tobytes())
+    return buf.getvalue()
+
+
+def write_corpus(path: Path, n_short: int, n_long: int) -> float:
+    """The tones layout with n_short 1-s and n_long 30-s clips; returns total audio seconds."""
+    rng = np.random.default_rng(0)
+    rows, total = ["filename,label"], 0.0
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:
+        for i in range(n_short + n_long):
+            seconds = 1.0 if i < n_short else 30.0
+            name = f"clip-{i:06d}.wav"
+            z.writestr(f"tones-v1/audio/{name}", _wav(seconds, rng))
+            rows.append(f"{name},{LABELS[i % len(LABELS)]}")
+            total += seconds
+        z.writestr("tones-v1/labels.csv", "\n".join(rows) + "\n")
+    return total
+
+
+def _tree_rss(root_pid: int) -> int:
+    """Resident bytes of a process and all its descendants."""
+    children = collections.defaultdict(list)
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+                children[int(fields[1])].append(int(entry))
+            except (OSError, IndexError):
+                pass
+    total, todo = 0, [root_pid]
+    while todo:
+        pid = todo.pop()
+        todo += children.get(pid, [])
+        try:
+            total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * os.sysconf(
+                "SC_PAGE_SIZE"
+            )
+        except OSError:
+            pass
+    return total
+
+
+def run_pipeline(out: Path, mirror: str, md5: str, workers: int) -> dict:
+    overrides = out / "overrides.toml"
+    out.mkdir(parents=True, exist_ok=True)
+    overrides.write_text(f'[tones.sources."{BUILTIN_URL}"]\nurl = "{URL}"\nmd5 = "{md5}"\n')
+    timing = out / "steps.jsonl"
+    argv = [sys.executable, "-m", "hearpreprocess.runner", "tones", "--mode=full"]
+    argv += [f"--mirror={mirror}", f"--config-overrides={overrides}", f"--workers={workers}"]
+    argv += [f"--{name}-dir={out / name}" for name in ("work", "tasks", "tar")]
+    env = {**os.environ, TIMING_LOG_ENV: str(timing), "PYTHONPATH": str(REPO)}
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    peak = 0
+    stop = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not stop.is_set():
+            peak = max(peak, _tree_rss(proc.pid))
+            time.sleep(0.1)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    stdout, stderr = proc.communicate()
+    wall = time.perf_counter() - start
+    stop.set()
+    sampler.join()
+    if proc.returncode != 0:
+        raise RuntimeError(f"runner failed:\n{stdout.decode()}\n{stderr.decode()[-3000:]}")
+    steps: dict[str, float] = collections.defaultdict(float)
+    for line in timing.read_text().splitlines():
+        record = json.loads(line)
+        steps[record["step"]] += record["seconds"]
+    return {"wall": wall, "peak_rss": peak, "steps": dict(steps)}
+
+
+def floor(extracted: Path, scratch: Path) -> float:
+    """Seconds for process_clip over every clip, one process, all five rates."""
+    files = sorted((extracted / "tones-v1" / "audio").glob("*.wav"))
+    start = time.perf_counter()
+    for f in files:
+        process_clip(f, {sr: scratch / f"{sr}.wav" for sr in SAMPLE_RATES}, 1.0)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--scale", type=float, default=1.0, help="fraction of the 2,000 + 40 clips")
+    p.add_argument("--out", help="scratch folder (default: a temporary one)")
+    args = p.parse_args()
+    out = Path(args.out or tempfile.mkdtemp(prefix="hear-bench-"))
+    n_short, n_long = max(50, round(2000 * args.scale)), max(1, round(40 * args.scale))
+    results = {}
+    (out / "mirror").mkdir(parents=True, exist_ok=True)
+    archive = mirror_location(out / "mirror", URL)
+    with MirrorServer(out / "mirror") as server:
+        seconds = write_corpus(archive, n_short, n_long)
+        md5 = file_md5(archive)
+        for workers in (1, 2):
+            results[workers] = run_pipeline(out / f"w{workers}", server.url, md5, workers)
+        # The same pipeline on a corpus a tenth the size, for the memory comparison.
+        seconds_small = write_corpus(archive, *_tenth(n_short, n_long))
+        tenth = run_pipeline(out / "tenth", server.url, file_md5(archive), 1)
+    extracted = out / "w1" / "work" / "extracted" / md5
+    scratch = out / "floor"
+    scratch.mkdir(exist_ok=True)
+    floor_wall = floor(extracted, scratch)
+
+    print(f"corpus: {n_short} x 1 s + {n_long} x 30 s = {seconds:.0f} audio-seconds")
+    print(f"floor (process_clip loop, 1 process): {seconds / floor_wall:8.1f} audio-s/s")
+    for workers, r in results.items():
+        print(
+            f"pipeline --workers {workers}: {seconds / r['wall']:8.1f} audio-s/s "
+            f"(wall {r['wall']:.1f} s, peak RSS {r['peak_rss'] / 2**20:.0f} MiB)"
+        )
+        for step, t in sorted(r["steps"].items(), key=lambda kv: -kv[1]):
+            rate = seconds / t if t else float("inf")
+            print(f"    {step:18s} {t:7.2f} s busy  {rate:9.1f} audio-s/s")
+    one, two = results[1], results[2]
+    print(f"1 worker / floor = {(floor_wall / one['wall']):.2f}  (target >= 0.5)")
+    print(f"2 workers / 1 worker = {(one['wall'] / two['wall']):.2f}  (target >= 1.7)")
+    print(
+        f"peak RSS {n_short + n_long} clips / {sum(_tenth(n_short, n_long))} clips = "
+        f"{one['peak_rss'] / tenth['peak_rss']:.2f}  (target <= 1.2; "
+        f"{tenth['peak_rss'] / 2**20:.0f} MiB for {seconds_small:.0f} audio-s)"
+    )
+
+
+def _tenth(n_short: int, n_long: int) -> tuple[int, int]:
+    return max(50, n_short // 10), max(1, n_long // 10)
+
+
+if __name__ == "__main__":
+    main()

@@ -17,7 +17,7 @@ import numpy as np
 
 from hearpreprocess.config import TaskConfig
 from hearpreprocess.fakes import FakeCorpus, mirror_location
-from hearpreprocess.fakes.speech_commands import seeded_rng, wav_bytes, write_zip
+from hearpreprocess.fakes.archives import seeded_rng, wav_bytes, write_zip
 
 SR = 44100
 SECONDS = 3.0

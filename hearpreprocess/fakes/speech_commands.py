@@ -16,18 +16,13 @@ small mode), and test `_unknown_` files carry a doubled `.wav.wav` suffix.
 
 from __future__ import annotations
 
-import gzip
-import hashlib
-import io
-import tarfile
-import wave
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from hearpreprocess.config import TaskConfig
 from hearpreprocess.fakes import FakeCorpus, mirror_location
+from hearpreprocess.fakes.archives import seeded_rng, wav_bytes, write_tar_gz, write_zip
 
 SR = 16000
 TRAIN_WORDS = {
@@ -43,7 +38,6 @@ ABSENT_IN_SMALL = {"valid": "up/8c7b691a_nohash_0.wav", "test": "left/9d32f10a_n
 NOISES = {"running_tap": 2.3, "white_noise": 2.0}
 TEST_FILES = ["yes/a2473d62_nohash_0", "no/b0f5b16d_nohash_1", "_silence_/1816"]
 TEST_UNKNOWN = "_unknown_/wow_c22d3f18_nohash_0"
-FIXED_DATE = (1980, 1, 1, 0, 0, 0)
 
 
 def make_fake_corpus(mirror_root: Path, config: TaskConfig) -> FakeCorpus:
@@ -84,12 +78,6 @@ def _test_members(small: bool) -> dict[str, bytes]:
     return {name: wav_bytes(_utterance(name, 1.0), SR) for name in names}
 
 
-def seeded_rng(name: str) -> np.random.Generator:
-    """A numpy generator seeded by a name, the same on every machine and run."""
-    seed = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "little")
-    return np.random.default_rng(seed)
-
-
 def _utterance(name: str, seconds: float) -> np.ndarray:
     """A voiced-sounding burst (harmonics under an envelope) over a low noise floor."""
     rng = seeded_rng(name)
@@ -102,57 +90,3 @@ def _utterance(name: str, seconds: float) -> np.ndarray:
 
 def _noise(name: str, seconds: float) -> np.ndarray:
     return seeded_rng(name).normal(0, 0.1, round(seconds * SR))
-
-
-def wav_bytes(samples: np.ndarray, sr: int) -> bytes:
-    """Mono 16-bit PCM WAV bytes of float samples in [-1, 1]."""
-    frames = np.round(np.clip(samples, -1, 1) * 32767).astype("<i2")
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(sr)
-        w.writeframes(frames.tobytes())
-    return buf.getvalue()
-
-
-def _folders(names: list[str]) -> list[str]:
-    return sorted({str(p) + "/" for n in names for p in Path(n).parents if str(p) != "."})
-
-
-def write_zip(path: Path, members: dict[str, bytes], with_dirs: bool = True) -> str:
-    """Write a deflated zip with fixed timestamps (directory entries first); return its md5."""
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for folder in _folders(list(members)) if with_dirs else []:
-            info = zipfile.ZipInfo(folder, date_time=FIXED_DATE)
-            info.external_attr = (0o40755 << 16) | 0x10
-            zf.writestr(info, b"")
-        for name, data in members.items():
-            info = zipfile.ZipInfo(name, date_time=FIXED_DATE)
-            info.external_attr = 0o644 << 16
-            zf.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED)
-    return _write_atomic(path, buf.getvalue())
-
-
-def write_tar_gz(path: Path, members: dict[str, bytes], with_dirs: bool = True) -> str:
-    """Write a tar.gz with fixed mtimes and no owner names; return its md5."""
-    buf = io.BytesIO()
-    with gzip.GzipFile(filename="", mode="wb", fileobj=buf, mtime=0) as gz:
-        with tarfile.open(fileobj=gz, mode="w", format=tarfile.GNU_FORMAT) as tar:
-            for folder in _folders(list(members)) if with_dirs else []:
-                info = tarfile.TarInfo(folder.rstrip("/"))
-                info.type, info.mode = tarfile.DIRTYPE, 0o755
-                tar.addfile(info)
-            for name, data in members.items():
-                info = tarfile.TarInfo(name)
-                info.size, info.mode = len(data), 0o644
-                tar.addfile(info, io.BytesIO(data))
-    return _write_atomic(path, buf.getvalue())
-
-
-def _write_atomic(path: Path, data: bytes) -> str:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
-    return hashlib.md5(data).hexdigest()

@@ -6,15 +6,12 @@ this archive, serves it on loopback and processes it through the same download -
 
 Layout of `tones-v1.zip` (stored, not deflated, so the bytes do not depend on the zlib build):
     tones-v1/labels.csv            filename,label
-    tones-v1/audio/<label>-<NNN>.wav   44.1 kHz stereo 16-bit, 0.7-1.3 s (so trim and pad both occur)
+    tones-v1/audio/<label>-<NNN>.wav  44.1 kHz stereo 16-bit, 0.7-1.3 s (trim and pad both occur)
 """
 
 from __future__ import annotations
 
-import hashlib
-import io
 import random
-import wave
 import zipfile
 from pathlib import Path
 
@@ -22,16 +19,16 @@ import numpy as np
 
 from hearpreprocess.config import TaskConfig
 from hearpreprocess.fakes import FakeCorpus, mirror_location
+from hearpreprocess.fakes.archives import wav_bytes, write_zip
 
 SAMPLE_RATE = 44100
 # Label -> fundamental frequency in Hz (A3, C4, E4, G4, A4).
 PITCHES = {"a3": 220.0, "c4": 261.63, "e4": 329.63, "g4": 392.0, "a4": 440.0}
 CLIPS_PER_LABEL = 40
-_ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 
 
 def _note(rng: random.Random, f0: float) -> np.ndarray:
-    """A stereo note with a random timbre, detune, level, length and noise floor (int16 frames)."""
+    """A stereo note with a random timbre, detune, level, length and noise floor."""
     n = int(SAMPLE_RATE * rng.uniform(0.7, 1.3))
     t = np.arange(n) / SAMPLE_RATE
     f = f0 * 2 ** (rng.uniform(-0.3, 0.3) / 12)
@@ -42,43 +39,22 @@ def _note(rng: random.Random, f0: float) -> np.ndarray:
     noise_rng = np.random.Generator(np.random.PCG64(rng.randrange(2**32)))
     left = tone + noise_rng.normal(0, 0.01, n)
     right = tone * rng.uniform(0.6, 1.0) + noise_rng.normal(0, 0.01, n)
-    return np.round(np.clip(np.stack([left, right], axis=1), -1, 1) * 32767).astype("<i2")
-
-
-def _wav_bytes(frames: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as w:
-        w.setnchannels(frames.shape[1])
-        w.setsampwidth(2)
-        w.setframerate(SAMPLE_RATE)
-        w.writeframes(frames.tobytes())
-    return buf.getvalue()
-
-
-def _add(zf: zipfile.ZipFile, name: str, data: bytes) -> None:
-    info = zipfile.ZipInfo(name, date_time=_ZIP_DATE)
-    info.external_attr = 0o644 << 16
-    zf.writestr(info, data, compress_type=zipfile.ZIP_STORED)
+    return np.stack([left, right], axis=1)
 
 
 def write_archive(path: Path, clips_per_label: int = CLIPS_PER_LABEL) -> str:
     """Write the corpus zip to `path` (deterministic bytes) and return its md5."""
     rng = random.Random("tones-v1")
     rows = ["filename,label"]
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for label, f0 in PITCHES.items():
-            for i in range(clips_per_label):
-                name = f"{label}-{i:03d}.wav"
-                _add(zf, f"tones-v1/audio/{name}", _wav_bytes(_note(rng, f0)))
-                rows.append(f"{name},{label}")
-        _add(zf, "tones-v1/labels.csv", ("\n".join(rows) + "\n").encode())
-    data = buf.getvalue()
+    members = {}
+    for label, f0 in PITCHES.items():
+        for i in range(clips_per_label):
+            name = f"{label}-{i:03d}.wav"
+            members[f"tones-v1/audio/{name}"] = wav_bytes(_note(rng, f0), SAMPLE_RATE)
+            rows.append(f"{name},{label}")
+    members["tones-v1/labels.csv"] = ("\n".join(rows) + "\n").encode()
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
-    return hashlib.md5(data).hexdigest()
+    return write_zip(path, members, with_dirs=False, compression=zipfile.ZIP_STORED)
 
 
 def make_fake_corpus(mirror_root: Path, config: TaskConfig) -> FakeCorpus:

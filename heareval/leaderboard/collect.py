@@ -129,9 +129,11 @@ def collect(results_dirs: list[Path]) -> list[Result]:
             raise ResultsError(f"{root}: not a folder; pass the folder holding <model>/<task>/")
         paths = sorted(Path(root).glob(f"*/*/{SCORES_FILE}"))
         if not paths:
+            hint = "run the prediction stage first or pass the right folder"
+            if list(Path(root).glob(f"*/{SCORES_FILE}")):
+                hint = "this looks like one model's folder: pass the folder above it"
             raise ResultsError(
-                f"{root}: no results found (expected <model>/<task>/{SCORES_FILE}); "
-                "run the prediction stage first or pass the right folder"
+                f"{root}: no results found (expected <model>/<task>/{SCORES_FILE}); {hint}"
             )
         for path in paths:
             result = read_result(path.parent, path.parent.parent.name)

@@ -8,30 +8,30 @@ from __future__ import annotations
 
 SOURCE = "published HEAR 2021, not re-run"
 
-# (task_name, mode) of a bundle -> the column of the published leaderboard. The mode matters: a
-# `small` or `5h` run is not comparable with a published `full` number. Both beehive folds map to
-# the single published "Beehive" column.
-TASK_COLUMNS: dict[tuple[str, str], str] = {
-    ("beehive_states_fold0", "full"): "Beehive",
-    ("beehive_states_fold1", "full"): "Beehive",
-    ("beijing_opera", "full"): "Beijing Opera",
-    ("tfds_crema_d", "full"): "CREMA-D",
-    ("dcase2016_task2", "full"): "DCASE 2016",
-    ("esc50", "full"): "ESC-50",
-    ("fsd50k", "full"): "FSD50K",
-    ("tfds_gtzan", "full"): "GTZAN Genre",
-    ("tfds_gtzan_music_speech", "full"): "GTZAN M/S",
-    ("gunshot_triangulation", "full"): "Gunshot",
-    ("libricount", "full"): "LibriCount",
-    ("maestro", "5h"): "MAESTRO 5h",
-    ("mridangam_stroke", "full"): "Mridangam Stroke",
-    ("mridangam_tonic", "full"): "Mridangam Tonic",
-    ("nsynth_pitch", "50h"): "NSynth 50h",
-    ("nsynth_pitch", "5h"): "NSynth 5h",
-    ("speech_commands", "5h"): "Speech cmd 5h",
-    ("speech_commands", "full"): "Speech cmd full",
-    ("vocal_imitation", "full"): "Vocal Imitation",
-    ("vox_lingua_top10", "full"): "VoxLingua top10",
+# (task_name, mode) of a bundle -> (column of the published leaderboard, its primary metric). The
+# mode matters: a `small` or `5h` run is not comparable with a published `full` number, and neither
+# is a run scored with another primary metric. Both beehive folds map to the one "Beehive" column.
+TASK_COLUMNS: dict[tuple[str, str], tuple[str, str]] = {
+    ("beehive_states_fold0", "full"): ("Beehive", "aucroc"),
+    ("beehive_states_fold1", "full"): ("Beehive", "aucroc"),
+    ("beijing_opera", "full"): ("Beijing Opera", "top1_acc"),
+    ("tfds_crema_d", "full"): ("CREMA-D", "top1_acc"),
+    ("dcase2016_task2", "full"): ("DCASE 2016", "event_onset_200ms_fms"),
+    ("esc50", "full"): ("ESC-50", "top1_acc"),
+    ("fsd50k", "full"): ("FSD50K", "mAP"),
+    ("tfds_gtzan", "full"): ("GTZAN Genre", "top1_acc"),
+    ("tfds_gtzan_music_speech", "full"): ("GTZAN M/S", "top1_acc"),
+    ("gunshot_triangulation", "full"): ("Gunshot", "top1_acc"),
+    ("libricount", "full"): ("LibriCount", "top1_acc"),
+    ("maestro", "5h"): ("MAESTRO 5h", "event_onset_50ms_fms"),
+    ("mridangam_stroke", "full"): ("Mridangam Stroke", "top1_acc"),
+    ("mridangam_tonic", "full"): ("Mridangam Tonic", "top1_acc"),
+    ("nsynth_pitch", "50h"): ("NSynth 50h", "pitch_acc"),
+    ("nsynth_pitch", "5h"): ("NSynth 5h", "pitch_acc"),
+    ("speech_commands", "5h"): ("Speech cmd 5h", "top1_acc"),
+    ("speech_commands", "full"): ("Speech cmd full", "top1_acc"),
+    ("vocal_imitation", "full"): ("Vocal Imitation", "mAP"),
+    ("vox_lingua_top10", "full"): ("VoxLingua top10", "top1_acc"),
 }
 
 _COLUMNS = [
@@ -79,9 +79,14 @@ _BEST = {
 BEST_ROW = "Best per task"
 
 
-def published_column(task_name: str, mode: str) -> str | None:
-    """The published leaderboard column of a bundle, or None when HEAR 2021 has none for it."""
-    return TASK_COLUMNS.get((task_name, mode))
+def published_column(task_name: str, mode: str, metric: str) -> str | None:
+    """The published leaderboard column of a bundle, or None when HEAR 2021 has none for it.
+
+    None as well when the bundle's primary metric differs from the published one (or is unknown:
+    a result folder without task_metadata.json), since the numbers would not be comparable.
+    """
+    column, published_metric = TASK_COLUMNS.get((task_name, mode), (None, None))
+    return column if metric == published_metric else None
 
 
 def published_rows() -> dict[str, dict[str, tuple[float, str]]]:

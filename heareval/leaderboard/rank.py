@@ -125,7 +125,7 @@ def build_board(results, published: bool = True) -> Board:
     tasks = []
     for name in task_names:
         first = next(r for r in results if r.task == name)
-        col = published_column(first.task_name, first.mode)
+        col = published_column(first.task_name, first.mode, first.metric)
         tasks.append(Task(name, first.metric, first.maximize, col))
     models = sorted({r.model for r in results})
     matrix = np.full((len(models), len(tasks)), np.nan)

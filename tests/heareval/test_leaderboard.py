@@ -78,6 +78,9 @@ def test_collect_errors(tmp_path):
         collect([tmp_path])
     with pytest.raises(ResultsError, match="not a folder"):
         collect([tmp_path / "missing"])
+    write_result(tmp_path, "m0", "t-v1-full", [0.5])
+    with pytest.raises(ResultsError, match="one model's folder"):
+        collect([tmp_path / "m0"])
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     write_result(tmp_path / "a", "m", "t-v1-full", [0.5])
@@ -209,3 +212,16 @@ def test_cli(tmp_path):
         text=True,
     )
     assert run.returncode == 2 and "no results found" in run.stderr
+
+
+def test_published_column_needs_same_mode_and_metric():
+    from heareval.leaderboard.published import TASK_COLUMNS, published_column
+
+    assert len({col for col, _ in TASK_COLUMNS.values()}) == 19
+    assert published_column("esc50", "full", "top1_acc") == "ESC-50"
+    assert published_column("speech_commands", "5h", "top1_acc") == "Speech cmd 5h"
+    assert published_column("dcase2016_task2", "full", "event_onset_200ms_fms") == "DCASE 2016"
+    assert published_column("dcase2016_task2", "full", "segment_1s_er") is None
+    assert published_column("esc50", "small", "top1_acc") is None
+    assert published_column("esc50", "full", "") is None
+    assert published_column("tones", "full", "top1_acc") is None

@@ -170,7 +170,9 @@ def test_one_bar_chart_per_task(site, tmp_path):
     _, expected = site
     for task, rects in page.charts.items():
         n_ours = sum(1 for (_, t) in expected if t == task)
-        n_published = {"tones-v1-small": 0}.get(task, 5)
+        # tones has no published column; the dcase bundle here is scored with segment_1s_er,
+        # not the published event_onset_200ms_fms, so its published numbers are left out
+        n_published = 0 if task.startswith(("tones", "dcase")) else 5
         assert len(rects) == n_ours + n_published
         assert all(float(r["width"]) >= 0 for r in rects)
 

@@ -184,6 +184,15 @@ def test_markdown_content(board):
     assert "esc50-v2.0.0-full: top1_acc (higher is better); published column: ESC-50" in md
 
 
+def test_output_is_deterministic(board, tmp_path):
+    again = build_board(collect([tmp_path]), published=True)
+    assert (to_csv(again), to_markdown(again), to_html(again)) == (
+        to_csv(board),
+        to_markdown(board),
+        to_html(board),
+    )
+
+
 def test_html_escapes_names(board):
     page = to_html(board)
     assert "a<model>" not in page and "a&lt;model&gt;" in page

@@ -87,6 +87,9 @@ class Extractor:
         emb = out[0] if self.is_event else out
         floor = noise.nbytes * 3 + emb.nbytes * 2
         per_sec = max(cost or 0, floor) * SAFETY / (2 * PROBE_SECONDS)
+        # The measurement is noisy (±30 % between runs); rounding it up to a power of two makes
+        # batch sizes and chunk lengths, and so the output bytes, the same from run to run.
+        per_sec = 2.0 ** math.ceil(math.log2(per_sec))
         self.plan = Plan(bytes_per_second=per_sec, measured=cost is not None)
         if self.is_event and out[1].shape[1] > 1:
             self.plan.hop_ms = float(np.mean(np.diff(out[1][0])))

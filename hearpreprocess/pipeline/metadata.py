@@ -57,7 +57,8 @@ class CorpusMetadata(TaskStep):
         try:
             rows = get_extract_metadata(cfg.task_name)(folders, cfg)
             rows, report = splits.prepare_metadata(rows, cfg.is_small)
-        except Exception as e:
+        # Bad input shows up as these; anything else is a bug and keeps its own traceback.
+        except (OSError, ValueError, KeyError) as e:
             where = ", ".join(f"{k} -> {v}" for k, v in folders.items())
             raise PipelineError(
                 f"task {cfg.bundle_name}: could not read the corpus metadata ({type(e).__name__}: "

@@ -171,9 +171,7 @@ def load_task_config(
     modes = raw.get("modes", {})
     mode = mode or raw.get("default_mode")
     if mode not in modes:
-        raise ConfigError(
-            f"task {task_name!r} has no mode {mode!r}; choose one of {sorted(modes)}"
-        )
+        raise ConfigError(f"task {task_name!r} has no mode {mode!r}; choose one of {sorted(modes)}")
     merged = {k: v for k, v in raw.items() if k != "modes"}
     merged.update(copy.deepcopy(modes[mode]))
     overrides = dict(overrides or {})

@@ -118,8 +118,10 @@ def _check_stems(df: pd.DataFrame) -> None:
         raise SplitError(f"unique_filestem must not contain '/': {_listing(with_slash)}")
     # A clip is a file, or a segment of one (source_start/source_stop, e.g. speech_commands
     # _silence_ windows cut from one noise file): each clip needs its own stem.
-    clip_columns = ["relpath"] + [c for c in ("source_start", "source_stop") if c in df.columns]
-    clips = df[clip_columns].astype(str).agg("|".join, axis=1)
+    segment = [c for c in ("source_start", "source_stop") if c in df.columns]
+    clips = df["relpath"].astype(str)
+    for column in segment:  # NaN (whole file) must compare equal to itself here
+        clips = clips + "|" + df[column].map(lambda v: "" if pd.isna(v) else str(int(v)))
     pairs = pd.DataFrame({"unique_filestem": df["unique_filestem"], "relpath": clips})
     pairs = pairs.drop_duplicates()
     shared_stems = sorted(pairs.loc[pairs["unique_filestem"].duplicated(), "unique_filestem"])

@@ -101,11 +101,15 @@ def test_segments_of_one_file_are_separate_clips(tmp_path):
     # speech_commands cuts many _silence_ clips out of one noise file.
     df = _scene_frame(tmp_path, 1)
     segments = pd.concat([df] * 3).assign(
-        unique_filestem=["s-0", "s-8000", "s-16000"], source_start=[0, 8000, 16000]
+        unique_filestem=["s-0", "s-8000", "s-16000"], source_start=[0.0, 8000.0, 16000.0]
     )
+    # Whole files carry NaN segment bounds beside the segments (speech_commands mixes both).
+    (tmp_path / "other").mkdir()
+    whole = _scene_frame(tmp_path / "other", 1).assign(unique_filestem="w", source_start=np.nan)
+    segments = pd.concat([segments, whole])
     prepared, _ = prepare_metadata(segments, small=False)
-    assert sorted(prepared["unique_filestem"]) == ["s-0", "s-16000", "s-8000"]
-    same_clip_two_stems = segments.assign(source_start=[0, 0, 16000])
+    assert sorted(prepared["unique_filestem"]) == ["s-0", "s-16000", "s-8000", "w"]
+    same_clip_two_stems = segments.assign(source_start=[0, 0, 16000, np.nan])
     with pytest.raises(SplitError, match="more than one unique_filestem"):
         prepare_metadata(same_clip_two_stems, small=False)
 

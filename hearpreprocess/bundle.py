@@ -26,8 +26,10 @@ from hearpreprocess.atomic import atomic_path, atomic_write_text
 MANIFEST_NAME = "manifest.json"
 LABEL_VOCABULARY_NAME = "labelvocabulary.csv"
 DEFAULT_TAR_ROOT = f"hear-{__version__}/tasks"
-# Audio barely compresses; level 6 is several times faster than 9 for the same size within 1%.
-GZIP_LEVEL = 6
+# Measured on the real spoken_digit bundle (zero-padded speech): level 1 writes 190 MB/s at 16.4 %
+# of the size, level 6 24 MB/s at 11.8 %; on noisy audio both save ~15 % at 39 vs 33 MB/s.
+# Tarballs took 40 % of a pipeline run at level 6, so speed wins.
+GZIP_LEVEL = 1
 _INT_PATTERN = re.compile(r"^[+-]?\d+$")
 _CHUNK = 1 << 20
 

@@ -30,6 +30,9 @@ import soundfile as sf
 
 from hearpreprocess.config import TaskConfig
 
+# Bump when a rule below changes the rows: it rebuilds the metadata and everything after it.
+CODE_VERSION = 1
+
 TARGET_WORDS = frozenset(["down", "go", "left", "no", "off", "on", "right", "stop", "up", "yes"])
 SILENCE = "_silence_"
 UNKNOWN = "_unknown_"

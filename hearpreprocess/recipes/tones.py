@@ -12,6 +12,9 @@ import pandas as pd
 
 from hearpreprocess.config import TaskConfig
 
+# Bump when a rule below changes the rows: it rebuilds the metadata and everything after it.
+CODE_VERSION = 1
+
 
 def extract_metadata(sources: dict[str, Path], config: TaskConfig) -> pd.DataFrame:
     root = Path(sources["train"]) / "tones-v1"

@@ -17,7 +17,7 @@ import pandas as pd
 
 from hearpreprocess.atomic import atomic_path
 from hearpreprocess.audio import AudioDecodeError, process_clip
-from hearpreprocess.bundle import write_json
+from hearpreprocess.bundle import file_sha256, write_json
 from hearpreprocess.pipeline.base import TaskStep, audio_identity
 from hearpreprocess.pipeline.metadata import SplitMetadata, read_split_rows
 
@@ -111,7 +111,7 @@ class AudioShard(TaskStep):
                         "reason": self._portable(str(e)),
                     }
                     continue
-                report["clips"][stem] = _clip_record(info)
+                report["clips"][stem] = _clip_record(info, dests)
             write_json(tmp / REPORT_FILE, report)
 
     def _portable(self, text: str) -> str:
@@ -121,5 +121,8 @@ class AudioShard(TaskStep):
         )
 
 
-def _clip_record(info) -> dict:
-    return {k: (v.item() if hasattr(v, "item") else v) for k, v in asdict(info).items()}
+def _clip_record(info, dests: dict[int, Path]) -> dict:
+    record = {k: (v.item() if hasattr(v, "item") else v) for k, v in asdict(info).items()}
+    # Hashed here, while the file is hot and shards run in parallel, for the bundle's manifest.
+    record["sha256"] = {str(sr): file_sha256(path) for sr, path in dests.items()}
+    return record

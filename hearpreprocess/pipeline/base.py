@@ -25,7 +25,7 @@ from hearpreprocess.config import TaskConfig, digest
 # Bump a version when the code of that step changes what it writes.
 METADATA_VERSION = 1
 SPLIT_VERSION = 1
-AUDIO_VERSION = 1
+AUDIO_VERSION = 2
 BUNDLE_VERSION = 1
 SHORT_DIGEST = 12
 

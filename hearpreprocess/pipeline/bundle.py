@@ -73,16 +73,18 @@ class TaskBundle(TaskStep):
         target = self.output()
         with atomic_path(target.path) as tmp:
             tmp.mkdir()
-            report = self._write_audio(tmp, rows, shards)
+            report, audio_sha256 = self._write_audio(tmp, rows, shards)
             report["metadata"] = read_split_report(split_dir)
             kept = rows[~rows["unique_filestem"].isin(report["undecodable"])]
             self._write_labels(tmp, kept)
             bundle.write_json(tmp / "report.json", report)
-            bundle.write_manifest(tmp)
+            bundle.write_manifest(tmp, audio_sha256)
             self._record_identity(tmp / MANIFEST, target)
 
-    def _write_audio(self, tmp: Path, rows: pd.DataFrame, shards: dict) -> dict:
+    def _write_audio(self, tmp: Path, rows: pd.DataFrame, shards: dict) -> tuple[dict, dict]:
+        """Link every clip into place; return the report and the shards' sha256 per file."""
         report: dict = {"counts": {}, "trimmed": [], "padded": [], "undecodable": {}}
+        audio_sha256 = {}
         rates = sorted(int(r) for r in self.sample_rates)
         for split, split_shards in shards.items():
             n_clips = 0
@@ -96,11 +98,12 @@ class TaskBundle(TaskStep):
                     for sr in rates:
                         name = f"{stem}.wav"
                         _link_or_copy(folder / str(sr) / name, tmp / str(sr) / split / name)
+                        audio_sha256[f"{sr}/{split}/{name}"] = info["sha256"][str(sr)]
                 report["undecodable"].update(shard_report["undecodable"])
             report["counts"][split] = n_clips
         report["trimmed"].sort()
         report["padded"].sort()
-        return report
+        return report, audio_sha256
 
     def _write_labels(self, tmp: Path, rows: pd.DataFrame) -> None:
         cfg = self.task_config

@@ -8,6 +8,7 @@ two splits, every WAV is mono PCM16 at its rate and exact length, and both build
 from __future__ import annotations
 
 import importlib.util
+import hashlib
 import json
 from pathlib import Path
 
@@ -71,6 +72,11 @@ def test_contract(task, mode, tmp_path):
                 if config.sample_duration is not None:
                     assert info.frames == round(config.sample_duration * sr), name
 
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    listed = {p.relative_to(bundle).as_posix() for p in bundle.rglob("*") if p.is_file()}
+    assert set(manifest["files"]) == listed - {"manifest.json"}
+    for relpath, entry in manifest["files"].items():
+        assert entry["sha256"] == hashlib.sha256((bundle / relpath).read_bytes()).hexdigest()
     assert (bundle / "manifest.json").read_bytes() == (
         second / "tasks" / config.bundle_name / "manifest.json"
     ).read_bytes()

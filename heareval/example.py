@@ -27,12 +27,12 @@ def _run(step: str, args: list[str]) -> None:
     print(f"== {step}: done in {time.monotonic() - started:.1f} s", flush=True)
 
 
-def run_example(out: Path, models: tuple[str, ...], grid: str, task: str) -> Path:
+def run_example(out: Path, models: tuple[str, ...], grid: str, task: str, mode: str) -> Path:
     """Run preprocess -> embeddings -> predictions -> leaderboard into `out`; return the page."""
     tasks, embeddings = out / "tasks", out / "embeddings"
     _run(
         "preprocess",
-        ["hearpreprocess.runner", task, "--tasks-dir", str(tasks),
+        ["hearpreprocess.runner", task, "--mode", mode, "--tasks-dir", str(tasks),
          "--tar-dir", str(out / "tarballs"), "--work-dir", str(out / "_workdir")],
     )  # fmt: skip
     for model in models:
@@ -55,8 +55,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", action="append", help="HEAR module (repeatable)")
     parser.add_argument("--grid", default="default", choices=["default", "fast", "faster"])
     parser.add_argument("--task", default="tones", help="task to build (default: tones)")
+    parser.add_argument("--mode", default="full", help="mode of the task (default: full)")
     args = parser.parse_args(argv)
-    page = run_example(args.out, tuple(args.model or MODELS), args.grid, args.task)
+    page = run_example(args.out, tuple(args.model or MODELS), args.grid, args.task, args.mode)
     print(f"\nLeaderboard: {page.resolve()}")
 
 

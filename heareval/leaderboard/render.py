@@ -13,8 +13,8 @@ import re
 from html import escape
 from pathlib import Path
 
-from hearpreprocess.atomic import atomic_write_text
 from heareval.leaderboard.rank import OVERALL_DESCRIPTION, Board, Cell, Row, Task
+from hearpreprocess.atomic import atomic_write_text
 
 # Installed before any other script so that errors anywhere on the page are listed in #js-errors
 # (the page test reads that list from the DOM Chromium dumps).

@@ -23,9 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from hearpreprocess.atomic import atomic_write_bytes, atomic_write_text
 from heareval.predictions.data import load_task
 from heareval.predictions.protocol import run_protocol
+from hearpreprocess.atomic import atomic_write_bytes, atomic_write_text
 
 LOG = logging.getLogger("heareval.predictions")
 BOOTSTRAP_RESAMPLES = 10_000

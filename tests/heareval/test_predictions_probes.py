@@ -2,12 +2,11 @@
 
 import numpy as np
 import pytest
+from test_predictions_protocol import scene_task  # noqa: E402  (tests/heareval is on sys.path)
 
 from heareval.predictions.data import make_clusters
 from heareval.predictions.probes import KNNProbe, LinearProbe, neighbour_scores
 from heareval.predictions.protocol import run_protocol
-
-from test_predictions_protocol import scene_task  # noqa: E402  (tests/heareval is on sys.path)
 
 
 def split_data():

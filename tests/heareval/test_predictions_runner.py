@@ -7,10 +7,9 @@ import sys
 
 import numpy as np
 import pytest
+from test_predictions_protocol import scene_task  # noqa: E402  (tests/heareval is on sys.path)
 
 from heareval.predictions.runner import aggregate, seed_spread
-
-from test_predictions_protocol import scene_task  # noqa: E402  (tests/heareval is on sys.path)
 
 
 def cli(*args):

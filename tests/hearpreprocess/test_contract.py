@@ -7,8 +7,8 @@ two splits, every WAV is mono PCM16 at its rate and exact length, and both build
 
 from __future__ import annotations
 
-import importlib.util
 import hashlib
+import importlib.util
 import json
 from pathlib import Path
 

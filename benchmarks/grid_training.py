@@ -7,7 +7,7 @@ fold 1, test = fold 0). "Sequential" calls the same `train_grid` once per config
 (n_configs = 1) with the same seeds. Reports wall times, their ratio, the selected configuration
 of each mode and its test score.
 
-Usage: python benchmarks/grid_training.py [--max-epochs 6] [--device cpu] [--repeats 1]
+Usage: python benchmarks/grid_training.py [--max-epochs 6] [--device cpu] [--max-stack 16]
 `--max-epochs` caps max_epochs (500 in the grid) to fit a small machine; check_val_every_n_epoch
 stays 3, patience 20.
 """
@@ -39,7 +39,7 @@ class Top1:
         return float((probs.argmax(1) == self.targets).mean()), ()
 
 
-def run(mode, configs, x, y, classes, seed):
+def run(mode, configs, x, y, classes, seed, max_stack=None):
     folds = np.array_split(np.arange(N_ROWS), N_FOLDS)
     test, valid, train = folds[0], folds[1], np.concatenate(folds[2:])
     seeds = [derive_seed(seed, 0, c) for c in configs]
@@ -47,7 +47,9 @@ def run(mode, configs, x, y, classes, seed):
     validate = Top1(classes[valid])
     started = time.perf_counter()
     if mode == "batched":
-        results = train_grid(configs, x, y, train, valid, validate, seeds=seeds, **kwargs)
+        results = train_grid(
+            configs, x, y, train, valid, validate, seeds=seeds, max_stack=max_stack, **kwargs
+        )
     else:
         results = []
         for config, s in zip(configs, seeds):
@@ -76,6 +78,9 @@ def main():
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--noise", type=float, default=3.0)
+    parser.add_argument(
+        "--max-stack", type=int, default=None, help="configs per stack (default: train_grid's)"
+    )
     args = parser.parse_args()
     configs = sample_grid(PARAM_GRID, 16, args.seed)
     if args.max_epochs:
@@ -88,7 +93,9 @@ def main():
         f"max_epochs={configs[0]['max_epochs']}",
         flush=True,
     )
-    reports = [run(m, configs, x, y, classes, args.seed) for m in ("batched", "sequential")]
+    reports = [
+        run(m, configs, x, y, classes, args.seed, args.max_stack) for m in ("batched", "sequential")
+    ]
     for r in reports:
         print(json.dumps(r), flush=True)
     batched, sequential = reports

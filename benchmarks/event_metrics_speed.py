@@ -9,9 +9,7 @@ run) and both values.
 """
 
 import argparse
-import sys
 import time
-import types
 
 import numpy as np
 from scipy.ndimage import median_filter
@@ -70,11 +68,6 @@ def make_predictions(reference: dict, rng: np.random.Generator) -> dict:
 
 
 def sed_eval_scores(predicted: dict, reference: dict) -> dict:
-    # setuptools >= 81 lacks pkg_resources, which dcase_util imports for optional checks only
-    try:
-        import pkg_resources  # noqa: F401
-    except ImportError:
-        sys.modules["pkg_resources"] = types.ModuleType("pkg_resources")
     import dcase_util
     import sed_eval
 

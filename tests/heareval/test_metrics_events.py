@@ -1,11 +1,11 @@
 """Event scores against sed_eval 0.2.1 (a test-only dependency) on many random and edge cases."""
 
 import math
-import sys
-import types
 
+import dcase_util
 import numpy as np
 import pytest
+import sed_eval
 
 from heareval.metrics import SCORES
 
@@ -17,18 +17,6 @@ EVENT_SCORES = (
     "segment_1s_er",
 )
 
-
-def _import_sed_eval():
-    # dcase_util imports pkg_resources, which setuptools >= 81 no longer ships; it is used only by
-    # dcase_util's optional package checks, never on the scoring path, so an empty module will do.
-    try:
-        import pkg_resources  # noqa: F401
-    except ImportError:
-        sys.modules["pkg_resources"] = types.ModuleType("pkg_resources")
-    return pytest.importorskip("sed_eval"), pytest.importorskip("dcase_util")
-
-
-sed_eval, dcase_util = _import_sed_eval()
 
 SED_EVAL_METRICS = {
     # EVAL.md §3.6

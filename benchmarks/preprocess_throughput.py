@@ -146,10 +146,18 @@ def floor(extracted: Path, scratch: Path) -> float:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--scale", type=float, default=1.0, help="fraction of the 2,000 + 40 clips")
-    p.add_argument("--out", help="scratch folder (default: a temporary one)")
+    p.add_argument("--out", help="scratch folder, kept (default: a temporary one, removed)")
     args = p.parse_args()
-    out = Path(args.out or tempfile.mkdtemp(prefix="hear-bench-"))
-    n_short, n_long = max(50, round(2000 * args.scale)), max(1, round(40 * args.scale))
+    if args.out:
+        measure(Path(args.out), args.scale)
+    else:  # about 5 GB of scratch at full scale
+        with tempfile.TemporaryDirectory(prefix="hear-bench-") as tmp:
+            measure(Path(tmp), args.scale)
+
+
+def measure(out: Path, scale: float) -> None:
+    """Build the corpus under `out`, run the pipeline with 1 and 2 workers and the floor; print."""
+    n_short, n_long = max(50, round(2000 * scale)), max(1, round(40 * scale))
     results = {}
     (out / "mirror").mkdir(parents=True, exist_ok=True)
     archive = mirror_location(out / "mirror", URL)

@@ -183,7 +183,8 @@ def print_report(report: RunReport, out=None) -> None:
     steps: dict[str, int] = {}
     for record in report.ran:
         steps[record["step"]] = steps.get(record["step"], 0) + 1
-    ran = ", ".join(f"{n} {step}" for step, n in steps.items()) or "nothing (all up to date)"
+    up_to_date = "nothing" if report.failures else "nothing (all up to date)"
+    ran = ", ".join(f"{n} {step}" for step, n in steps.items()) or up_to_date
     print(f"ran: {ran}", file=out)
     for bundle, clips in sorted(report.left_out.items()):
         print(

@@ -165,6 +165,7 @@ def test_unreachable_host_then_fixed(tmp_path, mirror, good_archive, capsys):
     assert runner.main(cli(tmp_path, "http://127.0.0.1:9", md5)) == 1
     out = capsys.readouterr().out
     assert "step DownloadedArchive" in out and "127.0.0.1:9" in out
+    assert "up to date" not in out and "NOT DONE" in out
     assert runner.main(cli(tmp_path, server.url, md5)) == 0
 
 

@@ -42,10 +42,9 @@ class PipelineError(RuntimeError):
     """A step cannot go on; the message names the task, the file and what to do."""
 
 
-class TaskStep(luigi.Task):
-    """Parameters shared by the config-dependent steps of one task and mode."""
+class RunSettings(luigi.Task):
+    """Parameters of a whole run, shared by the entry point and every config-dependent step."""
 
-    config = luigi.DictParameter(description="resolved TaskConfig.to_dict()")
     sample_rates = luigi.ListParameter()
     work_dir = luigi.Parameter()
     tasks_dir = luigi.Parameter()
@@ -53,6 +52,12 @@ class TaskStep(luigi.Task):
     resampler = luigi.Parameter(default="soxr")
     mirror = luigi.Parameter(default="", significant=False)
     builtin_mirror = luigi.Parameter(default="", significant=False)
+
+
+class TaskStep(RunSettings):
+    """A step of one task and mode: the run's settings plus the resolved config."""
+
+    config = luigi.DictParameter(description="resolved TaskConfig.to_dict()")
 
     @property
     def task_config(self) -> TaskConfig:

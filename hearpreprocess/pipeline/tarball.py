@@ -9,7 +9,7 @@ import luigi
 from luigi.freezing import recursively_unfreeze
 
 from hearpreprocess import __version__, bundle
-from hearpreprocess.pipeline.base import TaskStep
+from hearpreprocess.pipeline.base import RunSettings, TaskStep
 from hearpreprocess.pipeline.bundle import MANIFEST, BundleTarget, TaskBundle
 
 
@@ -58,34 +58,21 @@ class TaskTarball(TaskStep):
         )
 
 
-class AllTasks(luigi.WrapperTask):
+class AllTasks(RunSettings, luigi.WrapperTask):
     """Every bundle (and its tarballs) asked for in one run."""
 
     configs = luigi.ListParameter(description="TaskConfig.to_dict() of every task and mode")
-    sample_rates = luigi.ListParameter()
-    work_dir = luigi.Parameter()
-    tasks_dir = luigi.Parameter()
-    tar_dir = luigi.Parameter()
-    resampler = luigi.Parameter(default="soxr")
     tarballs = luigi.BoolParameter(default=True)
-    mirror = luigi.Parameter(default="", significant=False)
-    builtin_mirror = luigi.Parameter(default="", significant=False)
 
     def requires(self) -> list[luigi.Task]:
         steps: list[luigi.Task] = []
-        for config in self.configs:
-            common = dict(
-                config=recursively_unfreeze(config),
-                sample_rates=list(self.sample_rates),
-                work_dir=self.work_dir,
-                tasks_dir=self.tasks_dir,
-                tar_dir=self.tar_dir,
-                resampler=self.resampler,
-                mirror=self.mirror,
-                builtin_mirror=self.builtin_mirror,
-            )
+        for frozen in self.configs:
+            config = recursively_unfreeze(frozen)
             if self.tarballs:
-                steps += [TaskTarball(sample_rate=sr, **common) for sr in self.sample_rates]
+                steps += [
+                    self.clone(TaskTarball, config=config, sample_rate=sr)
+                    for sr in self.sample_rates
+                ]
             else:
-                steps.append(TaskBundle(**common))
+                steps.append(self.clone(TaskBundle, config=config))
         return steps

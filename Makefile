@@ -9,8 +9,12 @@ install: install-system install-python
 
 # ffmpeg decodes formats libsndfile cannot read; chromium renders the leaderboard page in tests.
 install-system:
-	if command -v apt-get >/dev/null; then \
+	if command -v ffmpeg >/dev/null && command -v chromium >/dev/null; then \
+	  echo "ffmpeg and chromium are installed"; \
+	elif command -v apt-get >/dev/null; then \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q ffmpeg chromium; \
+	else \
+	  echo "install ffmpeg and chromium with your package manager" >&2; exit 1; \
 	fi
 
 # torch==2.13.0 is the CPU build here; a GPU user installs the CUDA build of torch first (README).

@@ -29,8 +29,10 @@ BETAS, ADAM_EPS, BN_EPS, BN_MOMENTUM = (0.9, 0.999), 1e-8, 1e-5, 0.1
 PREDICT_BATCH = 4096
 # On a CPU the configurations' matrix products are compute-bound already, and big stacks spill the
 # caches. Measured per configuration and step (2 x 1024 hidden, batch 1024, 2 cores): 73 ms alone,
-# 66 ms in stacks of 2 or 4, 103 ms in a stack of 8, 115 ms in one of 16.
-CPU_STACK = 4
+# 66 ms in stacks of 2 or 4, 103 ms in a stack of 8, 115 ms in one of 16; the whole default grid
+# (benchmarks/grid_training.py --max-epochs 3) took 0.99x the sequential time in stacks of 2,
+# 0.87x in stacks of 4.
+CPU_STACK = 2
 
 # validate(probabilities (N, K), mean loss) -> (monitored value, chosen post-processing)
 Validator = Callable[[np.ndarray, float], tuple[float, tuple]]

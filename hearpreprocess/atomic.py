@@ -8,6 +8,7 @@ interrupted run never leaves a half-written file that a later run could mistake 
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import shutil
 import tempfile
@@ -20,6 +21,19 @@ def _temporary_sibling(path: Path) -> Path:
     return path.with_name(f".tmp-{uuid.uuid4().hex[:12]}-{path.name}")
 
 
+def _remove_stale_temporaries(path: Path) -> None:
+    """Delete what a killed earlier attempt at `path` left behind (e.g. a half-written shard).
+
+    Each output is produced by one step, and the scheduler runs a step once at a time, so a
+    temporary of the same output found now belongs to an attempt that died.
+    """
+    for stale in path.parent.glob(f".tmp-{'[0-9a-f]' * 12}-{glob.escape(path.name)}"):
+        if stale.is_dir() and not stale.is_symlink():
+            shutil.rmtree(stale, ignore_errors=True)
+        else:
+            stale.unlink(missing_ok=True)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside `path`; on success it is renamed to `path`.
@@ -29,6 +43,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temporaries(final)
     tmp = _temporary_sibling(final)
     try:
         yield tmp

@@ -25,13 +25,14 @@ def options_slug(options: dict | None) -> str:
 
 
 def list_tasks(tasks_dir: Path, task: str = "all") -> list[Path]:
-    """Bundle folders to process: every folder holding task_metadata.json for "all", else one.
+    """Bundle folders to process: every visible folder holding task_metadata.json for "all".
 
     Raises:
         BundleError: the named task is not a bundle folder.
     """
     if task == "all":
-        return sorted(p for p in tasks_dir.iterdir() if is_bundle(p))
+        # Hidden folders are bundles being written (hearpreprocess renames them into place).
+        return sorted(p for p in tasks_dir.iterdir() if is_bundle(p) and not p.name.startswith("."))
     path = tasks_dir / task
     if not is_bundle(path):
         raise BundleError(f"{path} is not a task bundle (no task_metadata.json); check --task")

@@ -29,6 +29,8 @@ def tasks(tmp_path):
     event_bundle(tmp_path / "tasks", rates=(16000,))
     (tmp_path / "tasks" / "notes").mkdir()  # not a bundle: skipped quietly
     (tmp_path / "tasks" / "x.tar.gz").write_bytes(b"")
+    # A bundle hearpreprocess is still writing (renamed into place when complete): skipped.
+    event_bundle(tmp_path / "tasks", name=".tmp-0123456789ab-toy_events-1.0-full", rates=(16000,))
     return tmp_path / "tasks"
 
 

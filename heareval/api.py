@@ -7,13 +7,14 @@ TensorFlow need not be installed next to a CUDA build of torch).
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import torch
+
+from hearpreprocess.bundle import file_sha256
 
 HEAR_FUNCTIONS = ("load_model", "get_timestamp_embeddings", "get_scene_embeddings")
 
@@ -150,23 +151,4 @@ def weights_digest(path: str | Path | None) -> str | None:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"model weights file {path} does not exist")
-    sha = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            sha.update(block)
-    return sha.hexdigest()
-
-
-def model_identity(
-    module_name: str, options: dict | None = None, weights: str | Path | None = None
-) -> dict:
-    """What identifies a model's embeddings, for cache keys.
-
-    The weights enter by content (sha256), not by path, so moving a checkpoint keeps the cache
-    and overwriting it in place invalidates it.
-    """
-    return {
-        "module": module_name,
-        "options": dict(sorted((options or {}).items())),
-        "weights_sha256": weights_digest(weights),
-    }
+    return file_sha256(path)

@@ -16,7 +16,6 @@ of a wav that keeps its size is therefore only seen through a manifest.
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 import json
 import os
@@ -26,24 +25,13 @@ import uuid
 from pathlib import Path
 from types import ModuleType
 
+from hearpreprocess.bundle import file_sha256
+from hearpreprocess.config import digest
+
 # Bump when the layout or content of the output files changes.
 FORMAT_VERSION = 1
 KEY_FILE = "embeddings-key.json"
 _PARTIAL = ".partial-"
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def digest(obj) -> str:
-    """sha256 of the canonical JSON of `obj`."""
-    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def model_identity(module: ModuleType, options: dict, weights_sha256: str | None) -> dict:
@@ -56,7 +44,7 @@ def model_identity(module: ModuleType, options: dict, weights_sha256: str | None
         "module": module.__name__,
         "options": options,
         "weights_sha256": weights_sha256,
-        "source_sha256": sha256_file(Path(source)) if source else None,
+        "source_sha256": file_sha256(Path(source)) if source else None,
     }
 
 
@@ -65,7 +53,7 @@ def bundle_digest(bundle_dir: Path, audio_rate: int) -> str:
     parts = {}
     for path in sorted(bundle_dir.iterdir()):
         if path.is_file() and path.suffix in (".json", ".csv"):
-            parts[path.name] = sha256_file(path)
+            parts[path.name] = file_sha256(path)
     if "manifest.json" not in parts:
         rate_dir = bundle_dir / str(audio_rate)
         sizes = {

@@ -3,12 +3,14 @@
 import hashlib
 import shutil
 import sys
+import types
 from pathlib import Path
 
 import pytest
 import torch
 
 from heareval import api
+from heareval.embeddings import cache
 from heareval.models import naive
 
 sys.path.insert(0, str(Path(__file__).parent))  # makes broken_models importable
@@ -53,18 +55,28 @@ def test_load_model_rejects_non_module():
         api.load_model("broken_models.not_module", device="cpu")
 
 
-def test_weights_digest_and_identity(tmp_path):
+def test_weights_digest_and_model_identity(tmp_path):
     assert api.weights_digest(None) is None and api.weights_digest("") is None
     first = tmp_path / "a.pt"
     first.write_bytes(b"weights v1")
     assert api.weights_digest(first) == hashlib.sha256(b"weights v1").hexdigest()
     moved = tmp_path / "moved.pt"
     shutil.copy(first, moved)
-    identity = api.model_identity("m", {"b": 1, "a": 2}, first)
-    assert identity == api.model_identity("m", {"a": 2, "b": 1}, moved)
-    assert identity["weights_sha256"] == api.weights_digest(first)
+    module = types.ModuleType("m")  # no source file
+
+    def identity(options, weights):
+        return cache.model_identity(module, options, api.weights_digest(weights))
+
+    first_identity = identity({"b": 1, "a": 2}, first)
+    assert first_identity == identity({"a": 2, "b": 1}, moved)
+    assert first_identity["weights_sha256"] == api.weights_digest(first)
     moved.write_bytes(b"weights v2")
-    assert api.model_identity("m", {"a": 2, "b": 1}, moved) != identity
-    assert api.model_identity("m") == {"module": "m", "options": {}, "weights_sha256": None}
+    assert identity({"a": 2, "b": 1}, moved) != first_identity
+    assert identity({}, None) == {
+        "module": "m",
+        "options": {},
+        "weights_sha256": None,
+        "source_sha256": None,
+    }
     with pytest.raises(FileNotFoundError):
         api.weights_digest(tmp_path / "missing.pt")

@@ -15,9 +15,18 @@ _peak_before_reset = 0
 
 
 def peak_rss_bytes() -> int:
-    """Peak resident memory of this process so far (getrusage), in bytes."""
-    scale = 1 if sys.platform == "darwin" else 1024
-    return max(_peak_before_reset, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale)
+    """Peak resident memory of this process so far, in bytes.
+
+    Linux: VmHWM, the high-water mark of this process's own memory. getrusage's ru_maxrss is not
+    used there: it survives fork and exec, so a runner started by a large parent would report the
+    parent's peak (the embeddings benchmark did: 699 MB for a 288 MB run).
+    """
+    try:
+        own = _status_kb("VmHWM") * 1024
+    except OSError:
+        scale = 1 if sys.platform == "darwin" else 1024
+        own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
+    return max(_peak_before_reset, own)
 
 
 def call_cost_bytes(fn: Callable[[], object], device: torch.device) -> int | None:

@@ -1,5 +1,7 @@
 """Built-in HEAR models: naive (log-mel + random projection) and pretrained CREPE."""
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -43,13 +45,31 @@ def test_naive_shapes_and_millisecond_timestamps(sample_rate):
     assert naive.get_scene_embeddings(_noise(3, n_samples), model).shape == (3, 512)
 
 
-def test_naive_fractional_hop_does_not_drift():
-    model = naive.load_model(sample_rate=44100)
-    model.hop_samples = 1102.5  # 25 ms at 44.1 kHz
-    starts = model.frame_starts(44100 * 3600).numpy()
-    k = np.arange(len(starts))
-    assert len(starts) == int(44100 * 3600 / 1102.5) + 1
-    assert np.abs(starts - k * 1102.5).max() <= 0.5
+@pytest.mark.parametrize("rate", naive.SAMPLE_RATES)
+def test_naive_hop_is_whole_samples_at_every_rate(rate):
+    model = naive.load_model(sample_rate=rate)
+    assert model.hop_samples * 1000 == 20 * rate
+    starts = model.frame_starts(rate * 3600).numpy()
+    assert len(starts) == 3600 * 50 + 1
+    assert np.array_equal(starts, np.arange(len(starts)) * model.hop_samples)
+
+
+@pytest.mark.parametrize("rate", [16000, 44100])
+def test_naive_matches_a_dense_reference(rate):
+    """The strided frames and block-sparse mel equal frame-by-frame dense arithmetic."""
+    model = naive.load_model(sample_rate=rate)
+    audio = _noise(3, rate + 123)
+    emb, ts = naive.get_timestamp_embeddings(audio, model)
+    half = model.n_fft // 2
+    padded = torch.nn.functional.pad(audio.double(), (half, model.n_fft - half))
+    for k in (0, 1, emb.shape[1] // 2, emb.shape[1] - 1):
+        start = k * model.hop_samples
+        frame = padded[:, start : start + model.n_fft] * model.window.double()
+        power = torch.fft.rfft(frame).abs().square()
+        log_mel = 1 - torch.log(power @ model.mel_filters.double() + 1e-12) / math.log(1e-12)
+        expected = (log_mel @ model.projection.double()).float()
+        assert torch.allclose(emb[:, k], expected, rtol=1e-4, atol=1e-4)
+        assert ts[0, k] == pytest.approx(start * 1000 / rate)
 
 
 def test_naive_deterministic_across_loads():

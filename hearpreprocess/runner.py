@@ -21,6 +21,7 @@ import luigi
 import luigi.configuration
 
 from hearpreprocess import builtin
+from hearpreprocess.allocator import reuse_freed_memory
 from hearpreprocess.config import (
     SAMPLE_RATES,
     ConfigError,
@@ -206,6 +207,7 @@ def print_report(report: RunReport, out=None) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    reuse_freed_memory()  # before Luigi forks its workers, which inherit the setting
     try:
         report = build(args)
     except (ConfigError, OSError, ValueError) as e:

@@ -36,3 +36,29 @@ def _faults(mode: str) -> int:
 def test_freed_buffers_are_not_faulted_in_again():
     default, tuned = _faults("default"), _faults("tuned")
     assert tuned * 20 < default, (tuned, default)
+
+
+RELEASE_CHILD = """
+import numpy as np
+from hearpreprocess.allocator import release_free_memory, reuse_freed_memory
+
+def rss_mib():
+    with open("/proc/self/status") as f:
+        return next(int(l.split()[1]) for l in f if l.startswith("VmRSS:")) / 1024
+
+assert reuse_freed_memory()
+buffers = [np.ones(2**20) for _ in range(12)]  # 12 x 8 MiB, under the mmap threshold: heap
+del buffers
+kept = rss_mib()
+release_free_memory()
+print(kept, rss_mib())
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc malloc tuning is Linux's")
+def test_release_hands_kept_buffers_back():
+    out = subprocess.run(
+        [sys.executable, "-c", RELEASE_CHILD], capture_output=True, text=True, check=True
+    )
+    kept, released = map(float, out.stdout.split())
+    assert kept - released > 80, (kept, released)

@@ -37,7 +37,10 @@ def aggregate(folds: dict[str, dict]) -> dict[str, float]:
     for key in next(iter(folds.values())):
         values = np.array([fold[key] for fold in folds.values()], dtype=float)
         out[f"{key}_mean"] = float(values.mean())
-        out[f"{key}_std"] = float(values.std(ddof=1))
+        # d' is infinite where a fold's ROC AUC is 1 (as in hear-eval-kit); its std is then NaN,
+        # which is the honest value, not a warning worth printing.
+        with np.errstate(invalid="ignore"):
+            out[f"{key}_std"] = float(values.std(ddof=1))
     return out
 
 

@@ -71,3 +71,10 @@ def test_aggregate_and_spread():
     spread = seed_spread([1, 2, 3], [0.5, 0.6, 0.7])
     assert spread["mean"] == pytest.approx(0.6) and spread["std"] == pytest.approx(0.1)
     assert 0.5 <= spread["ci95"][0] < 0.6 < spread["ci95"][1] <= 0.7
+
+
+def test_aggregate_of_infinite_d_prime_is_quiet(recwarn):
+    folds = {"a": {"test_d_prime": np.inf}, "b": {"test_d_prime": np.inf}}
+    agg = aggregate(folds)
+    assert agg["test_d_prime_mean"] == np.inf and np.isnan(agg["test_d_prime_std"])
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]

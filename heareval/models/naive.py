@@ -74,7 +74,7 @@ class NaiveMelProjection(torch.nn.Module):
         self.register_buffer("window", (window / window.sum()).float(), persistent=False)
         filters = torch.from_numpy(mel_filterbank(self.sample_rate, self.n_fft, n_mels)).float()
         self.register_buffer("mel_filters", filters, persistent=False)
-        self.mel_blocks = _mel_blocks(filters, _MEL_BLOCK)
+        self.mel_blocks = _mel_blocks(filters, _MEL_BLOCK)  # plain ints: follow any .to(device)
         generator = torch.Generator().manual_seed(int(seed))
         projection = torch.randn(n_mels, embedding_size, generator=generator, dtype=torch.float64)
         self.register_buffer("projection", (projection / math.sqrt(n_mels)).float())
@@ -107,28 +107,26 @@ class NaiveMelProjection(torch.nn.Module):
     def _embed_frames(self, frames: torch.Tensor) -> torch.Tensor:
         spectrum = torch.fft.rfft(frames * self.window, dim=-1)
         power = spectrum.real.square() + spectrum.imag.square()
-        mel = torch.cat([power[..., lo:hi] @ w for lo, hi, w in self.mel_blocks], dim=-1)
+        mel = torch.cat(
+            [power[..., lo:hi] @ self.mel_filters[lo:hi, b:e] for b, e, lo, hi in self.mel_blocks],
+            dim=-1,
+        )
         # Scaled to [0, ~1] (silence 0, a full-scale tone ~1): embeddings of order 1, which a
         # downstream BatchNorm's running statistics (initialised to mean 0, variance 1) track
         # within a few steps even on tiny training sets.
         log_mel = 1.0 - torch.log(mel + LOG_OFFSET) / math.log(LOG_OFFSET)
         return log_mel @ self.projection
 
-    def _apply(self, fn, *args, **kwargs):
-        # Keeps the mel blocks (slices of a buffer, not buffers) on the module's device.
-        super()._apply(fn, *args, **kwargs)
-        self.mel_blocks = _mel_blocks(self.mel_filters, _MEL_BLOCK)
-        return self
 
-
-def _mel_blocks(filters: torch.Tensor, size: int) -> list[tuple[int, int, torch.Tensor]]:
-    """(first bin, end bin, weights) per block of `size` bands: the bins any of them covers."""
+def _mel_blocks(filters: torch.Tensor, size: int) -> list[tuple[int, int, int, int]]:
+    """(first band, end band, first bin, end bin) per block of `size` bands: the FFT bins that
+    any band of the block covers."""
     blocks = []
     for first in range(0, filters.shape[1], size):
-        weights = filters[:, first : first + size]
-        covered = (weights > 0).any(dim=1).nonzero().flatten()
+        end = min(first + size, filters.shape[1])
+        covered = (filters[:, first:end] > 0).any(dim=1).nonzero().flatten()
         lo, hi = (int(covered.min()), int(covered.max()) + 1) if len(covered) else (0, 1)
-        blocks.append((lo, hi, weights[lo:hi].contiguous()))
+        blocks.append((first, end, lo, hi))
     return blocks
 
 

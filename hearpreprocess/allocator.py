@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 
 # mallopt parameter numbers (malloc.h).
 _M_TRIM_THRESHOLD = -1
@@ -25,23 +26,30 @@ TRIM_THRESHOLD = 512 * 2**20
 
 def reuse_freed_memory() -> bool:
     """Tune glibc's malloc so freed buffers are reused; False where there is no glibc."""
-    name = ctypes.util.find_library("c")
-    if not name:
+    libc = _glibc()
+    if libc is None:
         return False
-    try:
-        mallopt = ctypes.CDLL(name).mallopt
-    except (OSError, AttributeError):  # not glibc (musl, macOS)
-        return False
-    return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(
-        mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD)
+    return bool(libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(
+        libc.mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD)
     )
 
 
 def release_free_memory() -> None:
     """Hand the heap's free memory back to the kernel (glibc's malloc_trim), so that resident
     memory measured next counts only what is in use; a no-op without glibc."""
+    libc = _glibc()
+    if libc is not None:
+        libc.malloc_trim(0)
+
+
+@functools.cache
+def _glibc() -> ctypes.CDLL | None:
+    """The C library when it is glibc (has mallopt and malloc_trim), else None (musl, macOS)."""
     name = ctypes.util.find_library("c")
+    if not name:
+        return None
     try:
-        ctypes.CDLL(name).malloc_trim(0)
-    except (OSError, AttributeError, TypeError):
-        pass
+        libc = ctypes.CDLL(name)
+    except OSError:
+        return None
+    return libc if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim") else None

@@ -10,10 +10,12 @@ import copy
 import hashlib
 import json
 import tomllib
+import difflib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
-from urllib.parse import urlsplit
+
+from hearpreprocess.sources import Source, SourceError, parse_source
 
 SAMPLE_RATES = (16000, 22050, 32000, 44100, 48000)
 EMBEDDING_TYPES = ("scene", "event")
@@ -22,38 +24,30 @@ SPLIT_MODES = ("trainvaltest", "new_split_kfold", "presplit_kfold")
 TVT_SPLITS = ("train", "valid", "test")
 RECIPES_DIR = Path(__file__).parent / "recipes"
 
-# Keys with their own TaskConfig field; any other top-level key is kept in `extras` and written
-# to task_metadata.json as it is (evaluation_params, pitch_range_min, ...).
-_SPECIAL_KEYS = {"download_urls", "modes"}
+# Keys HEAR 2021 wrote into task_metadata.json besides the common ones, and which its evaluation
+# reads; declared here so that a misspelt key is an error rather than a silent pass-through.
+METADATA_EXTRA_KEYS = (
+    "pitch_range_min",
+    "pitch_range_max",
+    "evaluation_params",
+    "use_scoring_for_early_stopping",
+)
+# Keys about the task in the catalogue, never in a bundle: `extra_task = true` keeps a task out of
+# `all` (unless --include-extra); [card] holds the facts the README's task table shows.
+REGISTRY_KEYS = ("extra_task", "card")
+CARD_KEYS = ("source", "licence", "full_clips", "small_clips", "notes")
 
 
 class ConfigError(ValueError):
-    """A recipe or override file is malformed; the message names the task and the key."""
-
-
-@dataclass(frozen=True)
-class Source:
-    """One downloadable archive of a task."""
-
-    split: str
-    url: str
-    md5: str
-    name: str | None = None
-
-    @property
-    def key(self) -> str:
-        """Extraction sub-folder, `split` or `split/name` (TASKS.md §0)."""
-        return self.split if self.name is None else f"{self.split}/{self.name}"
-
-    @property
-    def filename(self) -> str:
-        """Local file name: the basename of the URL path, query string dropped."""
-        return Path(urlsplit(self.url).path).name
-
-
+    """A recipe or override file is malformed; the message names the file, the task and the key."""
 @dataclass(frozen=True)
 class TaskConfig:
-    """A task resolved for one mode: everything the pipeline needs, and nothing hidden."""
+    """A task resolved for one mode: everything the pipeline needs, and nothing hidden.
+
+    `recipe` names the module under hearpreprocess/recipes/ whose `extract_metadata` reads the
+    corpus (default: the task name), so several tasks can share one; `recipe_params` are the
+    keyword arguments the TOML passes it (e.g. which label a shared recipe takes).
+    """
 
     task_name: str
     version: str
@@ -69,6 +63,8 @@ class TaskConfig:
     max_task_duration_by_split: dict[str, float | None] | None = None
     max_task_duration_by_fold: float | None = None
     split_percentage: dict[str, float] | None = None
+    recipe: str = ""
+    recipe_params: dict[str, Any] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -89,14 +85,14 @@ class TaskConfig:
         """A JSON-safe dict that `from_dict` turns back into an equal TaskConfig."""
         d = asdict(self)
         d["evaluation"] = list(self.evaluation)
-        d["sources"] = [asdict(s) for s in self.sources]
+        d["sources"] = [s.to_dict() for s in self.sources]
         return d
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "TaskConfig":
         d = dict(d)
         d["evaluation"] = tuple(d["evaluation"])
-        d["sources"] = tuple(Source(**s) for s in d["sources"])
+        d["sources"] = tuple(Source.from_dict(s) for s in d["sources"])
         return cls(**d)
 
     def digest(self) -> str:
@@ -119,7 +115,7 @@ class TaskConfig:
         if self.split_percentage is not None:
             meta["split_percentage"] = self.split_percentage
         meta["default_mode"] = self.default_mode
-        meta["download_urls"] = [_source_record(s) for s in self.sources]
+        meta["download_urls"] = [s.record() for s in self.sources]
         if self.split_mode == "trainvaltest":
             caps = self.max_task_duration_by_split or {}
             meta["max_task_duration_by_split"] = {s: caps.get(s) for s in TVT_SPLITS}
@@ -129,12 +125,14 @@ class TaskConfig:
         return meta
 
 
-def _source_record(source: Source) -> dict[str, str]:
-    record = {"split": source.split}
-    if source.name is not None:
-        record["name"] = source.name
-    record.update({"url": source.url, "md5": source.md5})
-    return record
+_CONFIG_FIELDS = tuple(f.name for f in fields(TaskConfig) if f.name not in ("mode", "extras"))
+_CONFIG_FIELDS = tuple(k if k != "sources" else "download_urls" for k in _CONFIG_FIELDS)
+# What a mode table (and a user override table) may set: everything but the task's identity.
+MODE_KEYS = tuple(
+    k for k in _CONFIG_FIELDS if k not in ("task_name", "version", "default_mode")
+) + METADATA_EXTRA_KEYS
+TOP_KEYS = _CONFIG_FIELDS + METADATA_EXTRA_KEYS + REGISTRY_KEYS + ("modes",)
+OVERRIDE_KEYS = MODE_KEYS + ("sources",)
 
 
 def digest(obj: Any) -> str:
@@ -147,16 +145,32 @@ def recipe_path(task_name: str) -> Path:
     return RECIPES_DIR / f"{task_name}.toml"
 
 
+def check_keys(keys, allowed, where: str) -> None:
+    """Raise ConfigError for the first key not in `allowed`, naming the nearest allowed one."""
+    for key in keys:
+        if key not in allowed:
+            near = difflib.get_close_matches(key, allowed, n=1)
+            hint = f"; did you mean {near[0]!r}?" if near else f"; valid keys: {', '.join(allowed)}"
+            raise ConfigError(f"{where}: unknown key {key!r}{hint}")
+
+
 def read_recipe(task_name: str) -> dict[str, Any]:
-    """The raw recipe TOML of a task, modes included."""
+    """The raw recipe TOML of a task, modes included, its keys checked."""
     path = recipe_path(task_name)
     if not path.exists():
-        raise ConfigError(f"no recipe for task {task_name!r}: {path} does not exist")
+        near = difflib.get_close_matches(task_name, list_tasks(), n=1)
+        hint = f"; did you mean {near[0]!r}?" if near else ""
+        raise ConfigError(f"no task {task_name!r} (no recipe {path}){hint}")
     try:
         with open(path, "rb") as f:
-            return tomllib.load(f)
+            raw = tomllib.load(f)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"recipe {path} does not parse: {e}") from e
+    check_keys(raw, TOP_KEYS, f"recipe {path}")
+    check_keys(raw.get("card", {}), CARD_KEYS, f"recipe {path}, table [card]")
+    for mode, table in raw.get("modes", {}).items():
+        check_keys(table, MODE_KEYS, f"recipe {path}, table [modes.{mode}]")
+    return raw
 
 
 def load_task_config(
@@ -164,17 +178,18 @@ def load_task_config(
 ) -> TaskConfig:
     """Resolve a task's recipe for one mode, then apply `overrides`.
 
-    `overrides` is a dict of top-level keys to replace; its optional "sources" entry maps a URL to
-    the fields to change for that source (e.g. {"md5": ...} for a fake corpus).
+    `overrides` is a dict of top-level keys to replace; its optional "sources" entry maps a URL
+    (of a source or of a part) to the fields to change for it (e.g. {"md5": ...} for a fake).
     """
     raw = read_recipe(task_name)
     modes = raw.get("modes", {})
     mode = mode or raw.get("default_mode")
     if mode not in modes:
         raise ConfigError(f"task {task_name!r} has no mode {mode!r}; choose one of {sorted(modes)}")
-    merged = {k: v for k, v in raw.items() if k != "modes"}
+    merged = {k: v for k, v in raw.items() if k not in ("modes", *REGISTRY_KEYS)}
     merged.update(copy.deepcopy(modes[mode]))
     overrides = dict(overrides or {})
+    check_keys(overrides, OVERRIDE_KEYS, f"overrides of task {task_name!r}")
     source_overrides = overrides.pop("sources", {})
     merged.update(overrides)
     config = _build(task_name, mode, merged, source_overrides)
@@ -183,20 +198,20 @@ def load_task_config(
 
 
 def _build(task_name: str, mode: str, d: dict[str, Any], source_overrides: Mapping) -> TaskConfig:
+    where = f"recipe of task {task_name!r} (mode {mode!r})"
     try:
-        sources = []
-        for record in d.get("download_urls", []):
-            record = {**record, **source_overrides.get(record["url"], {})}
-            sources.append(Source(**record))
-        own = {f.name for f in fields(TaskConfig)}
-        known = {k: v for k, v in d.items() if k in own and k not in ("mode", "sources")}
-        extras = {k: v for k, v in d.items() if k not in own and k not in _SPECIAL_KEYS}
-        known["evaluation"] = tuple(known.get("evaluation", ()))
-        if known.get("sample_duration") is not None:
-            known["sample_duration"] = float(known["sample_duration"])
-        return TaskConfig(mode=mode, sources=tuple(sources), extras=extras, **known)
-    except (TypeError, KeyError) as e:
-        raise ConfigError(f"recipe of task {task_name!r} (mode {mode!r}) is malformed: {e}") from e
+        sources = tuple(parse_source(r, source_overrides) for r in d.pop("download_urls", []))
+    except SourceError as e:
+        raise ConfigError(f"{where}: download_urls: {e}") from e
+    extras = {k: d.pop(k) for k in METADATA_EXTRA_KEYS if k in d}
+    d["evaluation"] = tuple(d.get("evaluation", ()))
+    d.setdefault("recipe", task_name)
+    if d.get("sample_duration") is not None:
+        d["sample_duration"] = float(d["sample_duration"])
+    try:
+        return TaskConfig(mode=mode, sources=sources, extras=extras, **d)
+    except TypeError as e:
+        raise ConfigError(f"{where} is malformed: {e}") from e
 
 
 def validate(config: TaskConfig) -> None:
@@ -217,25 +232,56 @@ def validate(config: TaskConfig) -> None:
         fail("evaluation must list at least one metric (the first is primary)")
     if not config.sources:
         fail("download_urls is empty")
-    for s in config.sources:
-        if len(s.md5) != 32:
-            fail(f"md5 of {s.url} must be 32 hex digits")
+    if len({s.key for s in config.sources}) != len(config.sources):
+        fail("two sources share one key (split/name): each needs its own folder")
     if config.sample_duration is not None and config.sample_duration <= 0:
         fail("sample_duration must be positive")
+    if not (RECIPES_DIR / f"{config.recipe}.py").is_file():
+        fail(f"recipe module {config.recipe!r} does not exist in {RECIPES_DIR}")
 
 
-def list_tasks() -> list[str]:
-    """Every task with a recipe, discovered from the file system (no hand-kept list)."""
-    return sorted(p.stem for p in RECIPES_DIR.glob("*.toml"))
+def list_tasks(include_extra: bool = True) -> list[str]:
+    """Every task with a recipe, discovered from the file system (no hand-kept list).
+
+    Args:
+        include_extra: also list the tasks marked `extra_task` (outside the HEAR 2021 set).
+    """
+    names = sorted(p.stem for p in RECIPES_DIR.glob("*.toml"))
+    return names if include_extra else [n for n in names if not is_extra_task(n)]
 
 
 def list_modes(task_name: str) -> list[str]:
     return sorted(read_recipe(task_name).get("modes", {}))
 
 
+def is_extra_task(task_name: str) -> bool:
+    return bool(read_recipe(task_name).get("extra_task", False))
+
+
+def read_card(task_name: str) -> dict[str, Any]:
+    """The catalogue facts of a task ([card] of its TOML)."""
+    return dict(read_recipe(task_name).get("card", {}))
+
+
 def read_overrides(path: str | Path | None) -> dict[str, dict[str, Any]]:
-    """A user override file: a TOML table per task name, e.g. [esc50] sample_duration = 4.0."""
+    """A user override file: a TOML table per task name, e.g. [esc50] sample_duration = 4.0.
+
+    A table naming no registered task, or a key no task has, is an error naming the file.
+    """
     if path is None:
         return {}
-    with open(path, "rb") as f:
-        return tomllib.load(f)
+    try:
+        with open(path, "rb") as f:
+            tables = tomllib.load(f)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"override file {path} does not parse: {e}") from e
+    tasks = list_tasks()
+    for name, table in tables.items():
+        if name not in tasks:
+            near = difflib.get_close_matches(name, tasks, n=1)
+            hint = f"did you mean [{near[0]}]?" if near else f"tasks: {', '.join(tasks)}"
+            raise ConfigError(f"override file {path}: table [{name}] names no task; {hint}")
+        if not isinstance(table, dict):
+            raise ConfigError(f"override file {path}: [{name}] must be a table of keys")
+        check_keys(table, OVERRIDE_KEYS, f"override file {path}, table [{name}]")
+    return tables

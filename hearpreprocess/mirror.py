@@ -230,3 +230,11 @@ class MirrorServer:
         with self._lock:
             cut, self.cut_after_bytes = self.cut_after_bytes, None
             return cut
+
+
+def mirror_location(mirror_root: str | Path, url: str) -> Path:
+    """Where a mirror keeps the file of `url` (`MIRROR/HOST/PATH`), parents created."""
+    parts = urllib.parse.urlsplit(url)
+    path = Path(mirror_root) / parts.netloc / parts.path.lstrip("/")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path

@@ -3,7 +3,7 @@
 from hearpreprocess.builtin import is_builtin, resolve_url, serve_builtin_corpora
 from hearpreprocess.config import load_task_config
 from hearpreprocess.download import download
-from hearpreprocess.fakes.tones import write_archive
+from hearpreprocess.builtin.tones import write_archive
 
 
 def test_generator_reproduces_the_pinned_md5(tmp_path):

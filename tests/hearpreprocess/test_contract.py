@@ -18,7 +18,7 @@ import soundfile as sf
 
 from hearpreprocess import runner
 from hearpreprocess.config import SAMPLE_RATES, list_modes, list_tasks, load_task_config
-from hearpreprocess.fakes import make_fake_corpus
+from fakes import make_fake_corpus
 from hearpreprocess.mirror import MirrorServer
 
 

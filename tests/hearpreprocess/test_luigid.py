@@ -13,8 +13,8 @@ import pytest
 import requests
 
 from hearpreprocess.download import file_md5
-from hearpreprocess.fakes import mirror_location
-from hearpreprocess.fakes.tones import write_archive
+from hearpreprocess.mirror import mirror_location
+from hearpreprocess.builtin.tones import write_archive
 from hearpreprocess.mirror import MirrorServer
 
 REPO = Path(__file__).resolve().parents[2]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from hearpreprocess.config import load_task_config
-from hearpreprocess.fakes import make_fake_corpus, mirror_location
+from fakes import make_fake_corpus, mirror_location
 from hearpreprocess.recipes.dcase2016_task2 import audio_path, extract_metadata
 
 TASK = "dcase2016_task2"
@@ -18,7 +18,7 @@ TASK = "dcase2016_task2"
 def fake(request, tmp_path_factory):
     config = load_task_config(TASK, request.param)
     root = tmp_path_factory.mktemp(f"fake-{request.param}")
-    corpus = make_fake_corpus(TASK, root / "mirror", config)
+    corpus = make_fake_corpus(root / "mirror", config)
     sources = {}
     for source in config.sources:
         shutil.unpack_archive(mirror_location(root / "mirror", source.url), root / source.key)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from hearpreprocess.config import load_task_config
-from hearpreprocess.fakes import make_fake_corpus, mirror_location
+from fakes import make_fake_corpus, mirror_location
 from hearpreprocess.recipes.esc50 import extract_metadata
 
 TASK = "esc50"
@@ -26,7 +26,7 @@ def _extract(config, mirror: Path, dest: Path) -> dict[str, Path]:
 def fake(request, tmp_path_factory):
     config = load_task_config(TASK, request.param)
     root = tmp_path_factory.mktemp(f"fake-{request.param}")
-    corpus = make_fake_corpus(TASK, root / "mirror", config)
+    corpus = make_fake_corpus(root / "mirror", config)
     df = extract_metadata(_extract(config, root / "mirror", root / "x"), config)
     return config, corpus, df
 

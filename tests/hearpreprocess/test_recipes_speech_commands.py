@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from hearpreprocess.config import load_task_config
-from hearpreprocess.fakes import make_fake_corpus, mirror_location
+from fakes import make_fake_corpus, mirror_location
 from hearpreprocess.recipes.speech_commands import extract_metadata
 
 TASK = "speech_commands"
@@ -37,7 +37,7 @@ def _existing(df: pd.DataFrame) -> pd.DataFrame:
 def fake(request, tmp_path_factory):
     config = load_task_config(TASK, request.param)
     root = tmp_path_factory.mktemp(f"fake-{request.param}")
-    corpus = make_fake_corpus(TASK, root / "mirror", config)
+    corpus = make_fake_corpus(root / "mirror", config)
     archives = {s.key: mirror_location(root / "mirror", s.url) for s in config.sources}
     df = extract_metadata(_extract(archives, root / "x"), config)
     return config, corpus, df

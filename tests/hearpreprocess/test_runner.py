@@ -18,8 +18,8 @@ import soundfile as sf
 
 from hearpreprocess import __version__, runner
 from hearpreprocess.download import file_md5
-from hearpreprocess.fakes import mirror_location
-from hearpreprocess.fakes.tones import write_archive
+from hearpreprocess.mirror import mirror_location
+from hearpreprocess.builtin.tones import write_archive
 from hearpreprocess.mirror import MirrorServer
 
 BUILTIN_URL = "https://builtin.hearbench/tones/tones-v1.zip"

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from hearpreprocess.config import TaskConfig
-from hearpreprocess.fakes import FakeCorpus, mirror_location
-from hearpreprocess.fakes.archives import seeded_rng, wav_bytes, write_zip
+from fakes import FakeCorpus, SpotCheck, mirror_location
+from hearpreprocess.builtin.archives import seeded_rng, wav_bytes, write_zip
 
 SR = 44100
 SECONDS = 3.0

@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from hearpreprocess.config import TaskConfig
-from hearpreprocess.fakes import FakeCorpus, mirror_location
-from hearpreprocess.fakes.archives import seeded_rng, wav_bytes, write_tar_gz, write_zip
+from fakes import FakeCorpus, SpotCheck, mirror_location
+from hearpreprocess.builtin.archives import seeded_rng, wav_bytes, write_tar_gz, write_zip
 
 SR = 16000
 TRAIN_WORDS = {

@@ -1,7 +1,7 @@
 """Built-in corpora: generated locally and served on loopback, so examples run offline.
 
 A source whose URL host is BUILTIN_HOST has no copy on the internet. Before a run, the runner
-writes such archives with the task's generator (`hearpreprocess.fakes.<task>`) into a folder of the
+writes such archives with the task's generator (GENERATORS) into a folder of the
 work dir and serves that folder with a MirrorServer; downloads of builtin URLs go there, and the
 archive is then checksummed, extracted and processed like any other.
 """
@@ -15,10 +15,12 @@ from urllib.parse import urlsplit
 
 from hearpreprocess.config import TaskConfig
 from hearpreprocess.download import mirror_url
-from hearpreprocess.fakes import make_fake_corpus
-from hearpreprocess.mirror import MirrorServer
+from hearpreprocess.builtin import tones
+from hearpreprocess.mirror import MirrorServer, mirror_location
 
 BUILTIN_HOST = "builtin.hearbench"
+# Task name -> function writing its archive at a path (deterministic bytes, md5 pinned in the TOML).
+GENERATORS = {"tones": tones.write_archive}
 
 
 def is_builtin(url: str) -> bool:
@@ -51,6 +53,8 @@ def serve_builtin_corpora(configs: Iterable[TaskConfig], root: Path) -> Iterator
         yield None
         return
     for config in builtin:
-        make_fake_corpus(config.task_name, root, config)
+        for source in config.sources:
+            if is_builtin(source.url):
+                GENERATORS[config.task_name](mirror_location(root, source.url))
     with MirrorServer(root) as server:
         yield server.url

@@ -17,9 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hearpreprocess.config import TaskConfig
-from hearpreprocess.fakes import FakeCorpus, mirror_location
-from hearpreprocess.fakes.archives import wav_bytes, write_zip
+from hearpreprocess.builtin.archives import wav_bytes, write_zip
 
 SAMPLE_RATE = 44100
 # Label -> fundamental frequency in Hz (A3, C4, E4, G4, A4).
@@ -55,16 +53,3 @@ def write_archive(path: Path, clips_per_label: int = CLIPS_PER_LABEL) -> str:
     members["tones-v1/labels.csv"] = ("\n".join(rows) + "\n").encode()
     path.parent.mkdir(parents=True, exist_ok=True)
     return write_zip(path, members, with_dirs=False, compression=zipfile.ZIP_STORED)
-
-
-def make_fake_corpus(mirror_root: Path, config: TaskConfig) -> FakeCorpus:
-    """The built-in corpus is its own fake: the real thing, generated."""
-    corpus = FakeCorpus(labels=set(PITCHES))
-    for source in config.sources:
-        corpus.md5[source.url] = write_archive(mirror_location(mirror_root, source.url))
-    total = CLIPS_PER_LABEL * len(PITCHES)
-    per_fold = total // config.nfolds
-    if config.max_task_duration_by_fold is not None:
-        per_fold = min(per_fold, int(config.max_task_duration_by_fold / config.sample_duration))
-    corpus.split_counts = {split: per_fold for split in config.splits}
-    return corpus

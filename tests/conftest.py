@@ -1,0 +1,1 @@
+"""Makes the test-support packages under tests/ (`fakes`) importable from every test module."""

@@ -1,0 +1,66 @@
+"""Fake corpora: tiny synthetic copies of each recipe's real sources, same layout and format.
+
+Test support only: the runner never imports this package. `fakes/<recipe>.py` (named after the
+recipe module, so tasks sharing a recipe share a fake) provides
+
+    make_fake_corpus(mirror_root: Path, config: TaskConfig) -> FakeCorpus
+
+It writes every file the config's sources name (archives, parts, manifests and the files they
+list) at `mirror_root/HOST/PATH`, so a MirrorServer over `mirror_root` serves the fake exactly
+where the pipeline looks for the real one. It may branch on `config.mode` (a small fake for a mode
+whose real clips are long) and on `config.task_name` (tasks sharing one recipe).
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hearpreprocess.config import TaskConfig
+from hearpreprocess.mirror import mirror_location  # noqa: F401 (re-exported for the fakes)
+
+
+@dataclass(frozen=True)
+class SpotCheck:
+    """One clip the built bundle must hold: its stem, split (or fold) and labels.
+
+    `labels` are compared exactly with the labels the split JSON lists for the clip (for an event
+    task, the labels of its events), order ignored: 3 and "3" differ.
+    """
+
+    stem: str
+    split: str
+    labels: tuple[Any, ...]
+
+
+@dataclass
+class FakeCorpus:
+    """What a fake corpus holds, declared by its generator, so tests can check the pipeline.
+
+    Attributes:
+        md5: URL -> md5 of every file written for a URL that the config pins (sources and parts).
+        split_counts: split name -> number of clips after splitting and mode caps.
+        labels: the label vocabulary the bundle must end up with.
+        spot_checks: a few clips whose split and labels the bundle must show.
+    """
+
+    md5: dict[str, str] = field(default_factory=dict)
+    split_counts: dict[str, int] = field(default_factory=dict)
+    labels: set = field(default_factory=set)
+    spot_checks: list[SpotCheck] = field(default_factory=list)
+
+    def overrides(self) -> dict:
+        """Config overrides that make the pipeline accept the fake files' checksums."""
+        return {"sources": {url: {"md5": md5} for url, md5 in self.md5.items()}}
+
+
+def has_fake(config: TaskConfig) -> bool:
+    return importlib.util.find_spec(f"fakes.{config.recipe}") is not None
+
+
+def make_fake_corpus(mirror_root: Path, config: TaskConfig) -> FakeCorpus:
+    """Write the fake corpus of `config`'s recipe for its sources under `mirror_root`."""
+    module = importlib.import_module(f"fakes.{config.recipe}")
+    return module.make_fake_corpus(Path(mirror_root), config)

@@ -8,6 +8,7 @@ interrupted run never leaves a half-written file that a later run could mistake 
 from __future__ import annotations
 
 import contextlib
+import errno
 import glob
 import os
 import shutil
@@ -79,3 +80,16 @@ def make_temp_dir(parent: str | os.PathLike, prefix: str = "tmp") -> Path:
     """Create a private scratch folder under `parent` (same file system, so renames stay atomic)."""
     Path(parent).mkdir(parents=True, exist_ok=True)
     return Path(tempfile.mkdtemp(prefix=f".{prefix}-", dir=parent))
+
+
+def link_or_copy(src: str | os.PathLike, dest: str | os.PathLike) -> None:
+    """Hard-link `src` at `dest` (parents created); copy when they are on different disks or the
+    file system has no hard links. Outputs are never modified in place, so sharing is safe."""
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(src, dest)
+    except OSError as e:
+        if e.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP):
+            raise
+        shutil.copyfile(src, dest)

@@ -1,6 +1,7 @@
 """Command line: build HEAR task bundles and tarballs with the generic Luigi graph.
 
     python -m hearpreprocess.runner TASK [TASK ...] | all [--mode M] [--sample-rate SR ...]
+    python -m hearpreprocess.runner list     (every registered task, its version and modes)
 
 Runs on Luigi's local scheduler, or against a `luigid` with --scheduler-url (start the same
 command on several machines sharing the work, tasks and tarball folders to spread the work).
@@ -22,6 +23,7 @@ import luigi.configuration
 
 from hearpreprocess import builtin
 from hearpreprocess.allocator import reuse_freed_memory
+from hearpreprocess.catalogue import task_lines
 from hearpreprocess.config import (
     SAMPLE_RATES,
     ConfigError,
@@ -31,7 +33,7 @@ from hearpreprocess.config import (
     load_task_config,
     read_overrides,
 )
-from hearpreprocess.pipeline import AllTasks, DownloadedArchive
+from hearpreprocess.pipeline import AllTasks, DownloadedFile
 from hearpreprocess.pipeline.base import FAILURE_LOG_ENV, TIMING_LOG_ENV, record_failure
 
 LUIGI_CFG = Path(__file__).resolve().parent.parent / "configs" / "luigi.cfg"
@@ -47,11 +49,21 @@ class RunReport:
     failures: list[dict] = field(default_factory=list)
     left_out: dict[str, dict] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
+    not_built: dict[str, str] = field(default_factory=dict)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m hearpreprocess.runner", description=__doc__)
-    p.add_argument("tasks", nargs="+", help="task names, or 'all'")
+    p.add_argument(
+        "tasks",
+        nargs="+",
+        help=f"task names, 'all', or 'list' to print the catalogue; tasks: {', '.join(list_tasks())}",
+    )
+    p.add_argument(
+        "--include-extra",
+        action="store_true",
+        help="with 'all', also build the extra tasks outside the HEAR 2021 set (spoken_digit, tones)",
+    )
     p.add_argument("--mode", action="append", help="mode(s) to build (default: each task's)")
     p.add_argument("--sample-rate", type=int, action="append", choices=SAMPLE_RATES)
     p.add_argument("--tasks-dir", default="tasks")
@@ -71,7 +83,7 @@ def resolve_configs(args: argparse.Namespace) -> tuple[list[TaskConfig], list[st
     """The configs to build, and a line for each task skipped because it lacks --mode."""
     overrides = read_overrides(args.config_overrides)
     is_all = args.tasks == ["all"]
-    names = list_tasks() if is_all else args.tasks
+    names = list_tasks(include_extra=args.include_extra) if is_all else args.tasks
     configs, skipped = [], []
     for name in names:
         modes = args.mode or [None]
@@ -111,8 +123,10 @@ def build(args: argparse.Namespace) -> RunReport:
             )
             _run_luigi(root, args)
             ok = root.complete()
+            unfinished = [c for c, done in zip(configs, _completed(root)) if not done]
         report = RunReport(ok=ok, skipped=skipped)
         report.failures = _read_jsonl(failure_log, 0)
+        report.not_built = {c.bundle_name: _why_not_built(c, report.failures) for c in unfinished}
         report.ran = _read_jsonl(timing_log, timing_start)
     finally:
         for key, value in saved_env.items():
@@ -130,11 +144,32 @@ def build(args: argparse.Namespace) -> RunReport:
     return report
 
 
+def _completed(root: AllTasks) -> list[bool]:
+    """Per config of `root`, whether everything asked for it is built."""
+    per_config = len(root.requires()) // max(1, len(root.configs))
+    steps = root.requires()
+    return [
+        all(step.complete() for step in steps[i : i + per_config])
+        for i in range(0, len(steps), per_config)
+    ]
+
+
+def _why_not_built(config: TaskConfig, failures: list[dict]) -> str:
+    """The failure that stopped a bundle: its own, or that of a source it shares with others."""
+    checksums = {r.checksum for s in config.sources for r in s.remotes}
+    for failure in failures:
+        if failure["task"] == config.bundle_name or failure.get("checksum") in checksums:
+            return f"{failure['step']} failed: {failure['error']}"
+    return "a step it needs did not run (rerun with --verbose to see Luigi's log)"
+
+
 def _builtin_downloads_done(config: TaskConfig, work_dir: Path) -> bool:
     """Generating a builtin corpus takes time; skip it when its archives are already in place."""
     return all(
         not builtin.is_builtin(s.url)
-        or DownloadedArchive(md5=s.md5, filename=s.filename, work_dir=str(work_dir), url=s.url)
+        or DownloadedFile(
+            checksum=s.checksum, filename=s.filename, work_dir=str(work_dir), url=s.url
+        )
         .output()
         .exists()
         for s in config.sources
@@ -193,20 +228,23 @@ def print_report(report: RunReport, out=None) -> None:
         )
         for stem, info in sorted(clips.items())[:_MAX_LISTED]:
             print(f"  {stem}: {info['reason']}", file=out)
-    for f in report.failures:
-        print(f"FAILED: task {f['task'] or '?'}, step {f['step']}: {f['error']}", file=out)
+    for bundle, why in sorted(report.not_built.items()):
+        print(f"NOT BUILT: {bundle}: {why}", file=out)
     if report.ok:
         print("done: everything asked for is built", file=out)
     else:
         print(
-            "NOT DONE: some bundles or tarballs were not built (see above); fix the cause and "
-            "rerun the same command: completed steps are kept.",
+            f"NOT DONE: {len(report.not_built) or 'some'} bundle(s) were not built (see above); "
+            "fix the cause and rerun the same command: completed steps are kept.",
             file=out,
         )
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.tasks == ["list"]:
+        print("\n".join(task_lines()))
+        return 0
     reuse_freed_memory()  # before Luigi forks its workers, which inherit the setting
     try:
         report = build(args)

@@ -1,12 +1,12 @@
 """The generic Luigi graph shared by every task.
 
-DownloadedArchive -> ExtractedArchive -> CorpusMetadata -> SplitMetadata -> AudioShard (per split
+DownloadedFile -> SourceFolder (per source) -> CorpusMetadata -> SplitMetadata -> AudioShard (per split
 and shard) -> TaskBundle -> TaskTarball (per sample rate) -> AllTasks. One atomic target per step.
 """
 
 from hearpreprocess.pipeline.audio import AudioShard
 from hearpreprocess.pipeline.bundle import TaskBundle
-from hearpreprocess.pipeline.download import DownloadedArchive, ExtractedArchive
+from hearpreprocess.pipeline.download import DownloadedFile, SourceFolder
 from hearpreprocess.pipeline.metadata import CorpusMetadata, SplitMetadata
 from hearpreprocess.pipeline.tarball import AllTasks, TaskTarball
 
@@ -14,8 +14,8 @@ __all__ = [
     "AllTasks",
     "AudioShard",
     "CorpusMetadata",
-    "DownloadedArchive",
-    "ExtractedArchive",
+    "DownloadedFile",
+    "SourceFolder",
     "SplitMetadata",
     "TaskBundle",
     "TaskTarball",

@@ -75,12 +75,16 @@ class TaskStep(RunSettings):
         return super().on_failure(exception)
 
 
-def record_failure(bundle: str, step: str, exception: BaseException) -> None:
-    """Append why a step failed to the runner's failure log (one JSON line)."""
+def record_failure(
+    bundle: str, step: str, exception: BaseException, details: dict | None = None
+) -> None:
+    """Append why a step failed to the runner's failure log (one JSON line); `details` (e.g. the
+    URL and checksum of a download) let the runner tell every task that needed the step."""
     path = os.environ.get(FAILURE_LOG_ENV)
     if not path:
         return
-    line = json.dumps({"task": bundle, "step": step, "error": f"{exception}"}) + "\n"
+    record = {"task": bundle, "step": step, "error": f"{exception}", **(details or {})}
+    line = json.dumps(record) + "\n"
     with open(path, "a", encoding="utf-8") as f:
         f.write(line)
 
@@ -101,10 +105,10 @@ def _short(obj: Any) -> str:
     return digest(obj)[:SHORT_DIGEST]
 
 
-def recipe_code_version(task_name: str) -> Any:
+def recipe_code_version(recipe: str) -> Any:
     """The recipe module's CODE_VERSION constant: bumping it (a label rule changed) rebuilds
     metadata onward."""
-    module = importlib.import_module(f"hearpreprocess.recipes.{task_name}")
+    module = importlib.import_module(f"hearpreprocess.recipes.{recipe}")
     return getattr(module, "CODE_VERSION", None)
 
 
@@ -113,10 +117,10 @@ def metadata_identity(cfg: TaskConfig) -> str:
     return _short(
         {
             "step": METADATA_VERSION,
-            "recipe": recipe_code_version(cfg.task_name),
+            "recipe": [cfg.recipe, recipe_code_version(cfg.recipe), cfg.recipe_params],
             "task": [cfg.task_name, cfg.version, cfg.embedding_type, cfg.prediction_type],
             "small": cfg.is_small,
-            "sources": [[s.key, s.md5, s.filename] for s in cfg.sources],
+            "sources": [s.identity() for s in cfg.sources],
             "extras": cfg.extras,
         }
     )

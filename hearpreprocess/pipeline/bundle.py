@@ -8,17 +8,14 @@ in with a rename; the old bundle stays whole until then).
 
 from __future__ import annotations
 
-import errno
 import json
-import os
-import shutil
 from pathlib import Path
 
 import luigi
 import pandas as pd
 
 from hearpreprocess import bundle
-from hearpreprocess.atomic import atomic_path
+from hearpreprocess.atomic import atomic_path, link_or_copy
 from hearpreprocess.pipeline.audio import REPORT_FILE, AudioShard, plan_shards, split_clips
 from hearpreprocess.pipeline.base import TaskStep, bundle_identity
 from hearpreprocess.pipeline.metadata import SplitMetadata, read_split_report, read_split_rows
@@ -97,7 +94,7 @@ class TaskBundle(TaskStep):
                         report[info["action"]].append(stem)
                     for sr in rates:
                         name = f"{stem}.wav"
-                        _link_or_copy(folder / str(sr) / name, tmp / str(sr) / split / name)
+                        link_or_copy(folder / str(sr) / name, tmp / str(sr) / split / name)
                         audio_sha256[f"{sr}/{split}/{name}"] = info["sha256"][str(sr)]
                 report["undecodable"].update(shard_report["undecodable"])
             report["counts"][split] = n_clips
@@ -120,13 +117,3 @@ class TaskBundle(TaskStep):
         manifest["build"] = {"identity": target.identity, "sample_rates": target.sample_rates}
         bundle.write_json(manifest_path, manifest)
 
-
-def _link_or_copy(src: Path, dest: Path) -> None:
-    """Hard-link a processed clip into the bundle; copy when the work dir is on another disk."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.link(src, dest)
-    except OSError as e:
-        if e.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP):
-            raise
-        shutil.copyfile(src, dest)

@@ -1,8 +1,9 @@
-"""Steps that fetch and unpack raw archives, keyed by md5 only.
+"""Steps that fetch a task's sources and lay each out as one folder, keyed by checksums only.
 
-Every mode and task built from the same archive shares one download and one extraction: the step
-parameters that enter the Luigi task id are the md5, the file name and the work dir, so Luigi
-schedules the archive once however many bundles need it.
+Every mode and task built from the same files shares one download and one folder: the step
+parameters that enter the Luigi task id are the checksums, file names and work dir, so Luigi
+schedules a source once however many bundles need it (mridangam_stroke and mridangam_tonic read
+one extraction of one zip).
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ import luigi
 
 from hearpreprocess import builtin
 from hearpreprocess.archive import extract_archive
-from hearpreprocess.atomic import atomic_path
+from hearpreprocess.atomic import atomic_path, link_or_copy
+from hearpreprocess.config import digest
 from hearpreprocess.download import download
-from hearpreprocess.pipeline.base import PipelineError, record_failure
+from hearpreprocess.pipeline.base import SHORT_DIGEST, PipelineError, record_failure
+from hearpreprocess.sources import Source
 
 
 class DownloadSettings(luigi.Config):
@@ -28,31 +31,42 @@ class DownloadSettings(luigi.Config):
     timeout = luigi.FloatParameter(
         default=60.0, config_path={"section": "download", "name": "timeout"}
     )
+    file_list_workers = luigi.IntParameter(
+        default=16, config_path={"section": "download", "name": "file_list_workers"}
+    )
 
 
-class _ArchiveStep(luigi.Task):
-    md5 = luigi.Parameter()
-    filename = luigi.Parameter()
+class _SourceStep(luigi.Task):
     work_dir = luigi.Parameter()
-    url = luigi.Parameter(significant=False)
     task_name = luigi.Parameter(significant=False, default="")
     mirror = luigi.Parameter(default="", significant=False)
     builtin_mirror = luigi.Parameter(default="", significant=False)
 
     def on_failure(self, exception: BaseException) -> str:
-        record_failure(self.task_name, type(self).__name__, exception)
+        record_failure(self.task_name, type(self).__name__, exception, self.failure_details())
         return super().on_failure(exception)
 
+    def failure_details(self) -> dict:
+        return {}
 
-class DownloadedArchive(_ArchiveStep):
-    """work_dir/downloads/<md5>/<filename>, md5-verified.
+
+class DownloadedFile(_SourceStep):
+    """work_dir/downloads/<checksum>/<filename>, checksum-verified.
 
     download() keeps its partial file beside the target and resumes it with HTTP Range, so a rerun
     after a cut connection continues where it stopped.
     """
 
+    checksum = luigi.Parameter()
+    filename = luigi.Parameter()
+    url = luigi.Parameter(significant=False)
+
     def output(self) -> luigi.LocalTarget:
-        return luigi.LocalTarget(str(Path(self.work_dir) / "downloads" / self.md5 / self.filename))
+        path = Path(self.work_dir) / "downloads" / self.checksum / self.filename
+        return luigi.LocalTarget(str(path))
+
+    def failure_details(self) -> dict:
+        return {"url": self.url, "checksum": self.checksum}
 
     def run(self) -> None:
         url = builtin.resolve_url(self.url, self.mirror or None, self.builtin_mirror or None)
@@ -62,31 +76,88 @@ class DownloadedArchive(_ArchiveStep):
         download(
             url,
             dest,
-            self.md5,
+            self.checksum,
             retries=settings.retries,
             backoff=settings.backoff,
             timeout=settings.timeout,
         )
 
 
-class ExtractedArchive(_ArchiveStep):
-    """work_dir/extracted/<md5>/: the archive's contents, the folder renamed into place."""
+class SourceFolder(_SourceStep):
+    """work_dir/sources/<kind>-<id>/: one source laid out as the folder its recipe reads."""
 
-    def requires(self) -> DownloadedArchive:
-        return self.clone(DownloadedArchive)
+    kind = luigi.Parameter()
+    remotes = luigi.ListParameter(description="[url, checksum] of every file to download")
+
+    def requires(self) -> list[DownloadedFile]:
+        return [
+            DownloadedFile(
+                checksum=checksum,
+                filename=Path(url.split("?")[0]).name,
+                url=url,
+                work_dir=self.work_dir,
+                task_name=self.task_name,
+                mirror=self.mirror,
+                builtin_mirror=self.builtin_mirror,
+            )
+            for url, checksum in self.remotes
+        ]
 
     def output(self) -> luigi.LocalTarget:
-        return luigi.LocalTarget(str(Path(self.work_dir) / "extracted" / self.md5))
+        checksums = [checksum for _, checksum in self.remotes]
+        name = checksums[0] if len(checksums) == 1 else digest(checksums)[:SHORT_DIGEST]
+        return luigi.LocalTarget(str(Path(self.work_dir) / "sources" / f"{self.kind}-{name}"))
+
+    def failure_details(self) -> dict:
+        return {"url": self.remotes[-1][0], "checksum": self.remotes[-1][1]}
 
     def run(self) -> None:
-        archive = Path(self.input().path)
+        files = [Path(t.path) for t in self.input()]
+        if self.kind == "file_list":
+            self._fetch_listed_files(files[0])
+            return
         try:
             with atomic_path(self.output().path) as tmp:
                 tmp.mkdir()
-                extract_archive(archive, tmp)
+                if self.kind == "archive":
+                    extract_archive(files[0], tmp)
+                elif self.kind == "multipart_zip":
+                    from hearpreprocess.archive import extract_multipart_zip
+
+                    extract_multipart_zip(files, tmp)
+                elif self.kind == "file":
+                    link_or_copy(files[0], tmp / files[0].name)
+                else:
+                    raise PipelineError(f"task {self.task_name}: unknown source kind {self.kind}")
+        except PipelineError:
+            raise
         except Exception as e:
+            names = ", ".join(str(f) for f in files)
             raise PipelineError(
-                f"task {self.task_name}: {archive} matched its md5 {self.md5} but could not be "
-                f"extracted ({e}). Check the md5 pinned in the recipe for {self.url}; if it is "
-                f"right, delete {archive} and rerun."
+                f"task {self.task_name}: {names} matched the pinned checksums but could not be "
+                f"unpacked as a {self.kind} ({e}). Check the checksums pinned in the recipe for "
+                f"{self.remotes[-1][0]}; if they are right, delete the file(s) and rerun."
             ) from e
+
+    def _fetch_listed_files(self, manifest: Path) -> None:
+        from hearpreprocess.filelist import fetch_file_list, parse_manifest
+
+        settings = DownloadSettings()
+        listed = parse_manifest(manifest.read_text(encoding="utf-8"), str(manifest))
+        fetch_file_list(
+            listed,
+            Path(self.output().path),
+            mirror=self.mirror or None,
+            workers=settings.file_list_workers,
+            retries=settings.retries,
+            backoff=settings.backoff,
+            timeout=settings.timeout,
+            task=self.task_name,
+        )
+
+
+def source_folder(source: Source, work_dir: str, **settings) -> SourceFolder:
+    """The step that lays out `source` (settings: task_name, mirror, builtin_mirror)."""
+    remotes = [[r.url, r.checksum] for r in source.remotes]
+    return SourceFolder(kind=source.kind, remotes=remotes, work_dir=work_dir, **settings)
+

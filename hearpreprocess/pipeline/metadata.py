@@ -17,21 +17,19 @@ from hearpreprocess.pipeline.base import (
     split_identity,
     write_rows,
 )
-from hearpreprocess.pipeline.download import ExtractedArchive
-from hearpreprocess.recipes import get_extract_metadata
+from hearpreprocess.pipeline.download import SourceFolder, source_folder
+from hearpreprocess.recipes import extract_metadata
 
 ROWS_FILE = "rows.csv"
 REPORT_FILE = "report.csv"
 
 
-def extracted_archives(step: TaskStep) -> list[ExtractedArchive]:
-    """One extraction per source of the step's config, in config order."""
+def source_folders(step: TaskStep) -> list[SourceFolder]:
+    """One folder per source of the step's config, in config order."""
     return [
-        ExtractedArchive(
-            md5=s.md5,
-            filename=s.filename,
-            work_dir=step.work_dir,
-            url=s.url,
+        source_folder(
+            s,
+            step.work_dir,
             task_name=step.bundle_name,
             mirror=step.mirror,
             builtin_mirror=step.builtin_mirror,
@@ -44,8 +42,8 @@ class CorpusMetadata(TaskStep):
     """work_dir/tasks/<bundle>/corpus-<id>/: rows.csv (the recipe's rows, checked and shuffled)
     and report.csv (rows dropped, with the reason)."""
 
-    def requires(self) -> list[ExtractedArchive]:
-        return extracted_archives(self)
+    def requires(self) -> list[SourceFolder]:
+        return source_folders(self)
 
     def output(self) -> luigi.LocalTarget:
         name = f"corpus-{metadata_identity(self.task_config)}"
@@ -55,15 +53,15 @@ class CorpusMetadata(TaskStep):
         cfg = self.task_config
         folders = {s.key: Path(t.path) for s, t in zip(cfg.sources, self.input())}
         try:
-            rows = get_extract_metadata(cfg.task_name)(folders, cfg)
+            rows = extract_metadata(folders, cfg)
             rows, report = splits.prepare_metadata(rows, cfg.is_small)
         # Bad input shows up as these; anything else is a bug and keeps its own traceback.
         except (OSError, ValueError, KeyError) as e:
             where = ", ".join(f"{k} -> {v}" for k, v in folders.items())
             raise PipelineError(
                 f"task {cfg.bundle_name}: could not read the corpus metadata ({type(e).__name__}: "
-                f"{e}). Extracted archives: {where}. The archive may not be the version the "
-                f"recipe expects: check the md5 pinned in recipes/{cfg.task_name}.toml, or delete "
+                f"{e}). Source folders: {where}. The archive may not be the version the "
+                f"recipe expects: check the checksums pinned in recipes/{cfg.task_name}.toml, or delete "
                 f"these folders and their downloads under {self.work_dir} and rerun."
             ) from e
         _write_folder(Path(self.output().path), rows, [report])

@@ -53,7 +53,16 @@ def make_fake_corpus(mirror_root: Path, config: TaskConfig) -> FakeCorpus:
     for source in config.sources:
         path = mirror_location(mirror_root, source.url)
         md5[source.url] = write_zip(path, members[source.name])
-    return FakeCorpus(md5=md5, split_counts={"train": 4, "valid": 1, "test": 1}, labels=LABELS)
+    return FakeCorpus(
+        md5=md5,
+        split_counts={"train": 4, "valid": 1, "test": 1},
+        labels=LABELS,
+        spot_checks=[
+            SpotCheck("dev_1_ebr_-6_nec_1_poly_0", "train", ("cough", "speech")),
+            SpotCheck("dev_1_ebr_6_nec_3_poly_0", "valid", ("phone", "clearthroat")),
+            SpotCheck("test_1_ebr_-6_nec_1_poly_0", "test", ("doorslam", "drawer")),
+        ],
+    )
 
 
 def _dev_members() -> dict[str, bytes]:

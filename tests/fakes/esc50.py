@@ -51,7 +51,13 @@ def make_fake_corpus(mirror_root: Path, config: TaskConfig) -> FakeCorpus:
         members[f"ESC-50-master/audio/{_filename(clip)}"] = wav_bytes(_clip(_filename(clip)), SR)
     md5 = {s.url: write_zip(mirror_location(mirror_root, s.url), members) for s in config.sources}
     return FakeCorpus(
-        md5=md5, split_counts={f"fold{i:02d}": 2 for i in range(5)}, labels=set(TARGETS)
+        md5=md5,
+        split_counts={f"fold{i:02d}": 2 for i in range(5)},
+        labels=set(TARGETS),
+        spot_checks=[
+            SpotCheck("1-100032-A-0", "fold00", ("dog",)),
+            SpotCheck("5-197121-B-14", "fold04", ("chirping_birds",)),
+        ],
     )
 
 

@@ -49,10 +49,16 @@ def make_fake_corpus(mirror_root: Path, config: TaskConfig) -> FakeCorpus:
         path = mirror_location(mirror_root, source.url)
         write = write_zip if source.filename.endswith(".zip") else write_tar_gz
         md5[source.url] = write(path, members[source.split])
+    unknown_suffix = ".wav" if config.is_small else ""  # the small zip's doubled suffix
     return FakeCorpus(
         md5=md5,
         split_counts={"train": 6, "valid": 5, "test": 4},
         labels={"yes", "no", "_unknown_", "_silence_"},
+        spot_checks=[
+            SpotCheck("_silence__white_noise-8000", "train", ("_silence_",)),
+            SpotCheck("_silence__running_tap-16000", "valid", ("_silence_",)),
+            SpotCheck(f"_unknown__wow_c22d3f18_nohash_0{unknown_suffix}", "test", ("_unknown_",)),
+        ],
     )
 
 

@@ -1,14 +1,13 @@
-"""One contract over every registered task and each of its modes that has a fake corpus.
+"""One contract over every registered task and each of its modes: each must have a fake corpus.
 
-The fake is served from a loopback mirror and built twice from scratch (fresh work, tasks and
-tarball folders): the graph completes, splits and labels are as the fake declares, no clip is in
-two splits, every WAV is mono PCM16 at its rate and exact length, and both builds are identical.
+The fake (tests/fakes/<recipe>.py) is served from a loopback mirror and built twice from scratch (fresh work, tasks and
+tarball folders): the graph completes, splits and labels are as the fake declares, the fake's
+spot-checked clips are in their split with their labels, no clip is in two splits, every WAV is mono PCM16 at its rate and exact length, and both builds are identical.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 from pathlib import Path
 
@@ -18,15 +17,11 @@ import soundfile as sf
 
 from hearpreprocess import runner
 from hearpreprocess.config import SAMPLE_RATES, list_modes, list_tasks, load_task_config
-from fakes import make_fake_corpus
+from fakes import has_fake, make_fake_corpus
+
 from hearpreprocess.mirror import MirrorServer
 
-
-def _has_fake(task: str) -> bool:
-    return importlib.util.find_spec(f"hearpreprocess.fakes.{task}") is not None
-
-
-CASES = [(t, m) for t in list_tasks() if _has_fake(t) for m in list_modes(t)]
+CASES = [(t, m) for t in list_tasks() for m in list_modes(t)]
 
 
 def _overrides_file(path: Path, task: str, md5: dict[str, str]) -> Path:
@@ -47,7 +42,12 @@ def _build(tmp: Path, task: str, mode: str, mirror_url: str, overrides: Path) ->
 @pytest.mark.parametrize("task,mode", CASES, ids=[f"{t}-{m}" for t, m in CASES])
 def test_contract(task, mode, tmp_path):
     config = load_task_config(task, mode)
-    fake = make_fake_corpus(task, tmp_path / "mirror", config)
+    assert has_fake(config), (
+        f"task {task} (mode {mode}) has no fake corpus: write tests/fakes/{config.recipe}.py "
+        "with make_fake_corpus(mirror_root, config) in the layout of its real sources"
+    )
+    fake = make_fake_corpus(tmp_path / "mirror", config)
+    assert fake.spot_checks, f"the fake of {task} (mode {mode}) declares no spot-checked clips"
     overrides = _overrides_file(tmp_path / "overrides.toml", task, fake.md5)
     with MirrorServer(tmp_path / "mirror") as mirror:
         first = _build(tmp_path / "a", task, mode, mirror.url, overrides)
@@ -56,6 +56,12 @@ def test_contract(task, mode, tmp_path):
 
     labels = {split: json.loads((bundle / f"{split}.json").read_text()) for split in config.splits}
     assert {s: len(v) for s, v in labels.items()} == fake.split_counts
+    for spot in fake.spot_checks:
+        name = f"{spot.stem}.wav"
+        assert name in labels[spot.split], f"{name} is not in {spot.split}"
+        entry = labels[spot.split][name]
+        got = [e["label"] for e in entry] if config.embedding_type == "event" else entry
+        assert sorted(got, key=str) == sorted(spot.labels, key=str), name
     stems = [name for split in labels.values() for name in split]
     assert len(stems) == len(set(stems)), "a clip is in two splits"
     vocabulary = pd.read_csv(bundle / "labelvocabulary.csv", dtype=str)

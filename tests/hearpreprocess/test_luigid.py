@@ -83,7 +83,7 @@ def test_luigid_two_workers_equals_local(tmp_path, luigid):
         assert remote.returncode == 0, remote.stdout + remote.stderr
         done = requests.get(f"{luigid}/api/task_list", params={"data": '{"status": "DONE"}'})
         families = {t["name"] for t in done.json()["response"].values()}
-        assert {"DownloadedArchive", "AudioShard", "TaskBundle", "TaskTarball"} <= families
+        assert {"DownloadedFile", "AudioShard", "TaskBundle", "TaskTarball"} <= families
         local = _run(tmp_path / "local", mirror.url, overrides, "--workers=1")
         assert local.returncode == 0, local.stdout + local.stderr
         again = _run(tmp_path / "remote", mirror.url, overrides, "--workers=2", scheduler)

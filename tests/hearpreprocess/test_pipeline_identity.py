@@ -7,7 +7,8 @@ import dataclasses
 import pandas as pd
 
 from hearpreprocess.config import load_task_config
-from hearpreprocess.pipeline import DownloadedArchive, ExtractedArchive
+from hearpreprocess.pipeline import DownloadedFile
+from hearpreprocess.pipeline.download import source_folder
 from hearpreprocess.pipeline.audio import SHARD_SECONDS, plan_shards
 from hearpreprocess.pipeline.base import (
     audio_identity,
@@ -55,14 +56,16 @@ def test_split_rules_do_not_touch_metadata():
 def test_archive_steps_are_shared_across_modes_and_mirrors():
     small, full = load_task_config("tones", "small"), load_task_config("tones", "full")
     (s,), (f,) = small.sources, full.sources
-    a = DownloadedArchive(
-        md5=s.md5, filename=s.filename, work_dir="w", url=s.url, mirror="http://a"
+    a = DownloadedFile(
+        checksum=s.checksum, filename=s.filename, work_dir="w", url=s.url, mirror="http://a"
     )
-    b = DownloadedArchive(
-        md5=f.md5, filename=f.filename, work_dir="w", url="https://x/y", mirror="http://b"
+    b = DownloadedFile(
+        checksum=f.checksum, filename=f.filename, work_dir="w", url="https://x/y", mirror="http://b"
     )
     assert a.task_id == b.task_id and a.output().path == b.output().path
-    assert ExtractedArchive(**a.param_kwargs).output().path.endswith(f"extracted/{s.md5}")
+    folders = [source_folder(x, "w", mirror=m) for x, m in ((s, "http://a"), (f, "http://b"))]
+    assert folders[0].task_id == folders[1].task_id
+    assert folders[0].output().path.endswith(f"sources/archive-{s.checksum}")
     assert metadata_identity(small) != metadata_identity(full)  # small drops missing files
 
 

@@ -105,7 +105,7 @@ def test_build_rerun_and_rate_subset(tmp_path, mirror, good_archive):
     argv = cli(tmp_path, server.url, file_md5(good_archive))
     report = runner.build(runner.parse_args(argv))
     assert report.ok, report.failures
-    assert {"DownloadedArchive", "AudioShard", "TaskBundle", "TaskTarball"} <= steps(report)
+    assert {"DownloadedFile", "AudioShard", "TaskBundle", "TaskTarball"} <= steps(report)
     bundle = tmp_path / "tasks" / BUNDLE
     assert sorted(p.name for p in bundle.iterdir() if p.is_dir()) == ["16000", "48000"]
     tars = sorted(p.name for p in (tmp_path / "tar").iterdir())
@@ -124,7 +124,7 @@ def test_config_edit_rebuilds_audio_not_download(tmp_path, mirror, good_archive)
     md5 = file_md5(good_archive)
     assert runner.build(runner.parse_args(cli(tmp_path, server.url, md5))).ok
     download = tmp_path / "work" / "downloads" / md5 / "tones-v1.zip"
-    extracted = tmp_path / "work" / "extracted" / md5
+    extracted = tmp_path / "work" / "sources" / f"archive-{md5}"
     before = [(os.stat(p).st_ino, os.stat(p).st_mtime_ns) for p in (download, extracted)]
 
     argv = cli(tmp_path, server.url, md5, fields={"sample_duration": 0.5})
@@ -132,7 +132,7 @@ def test_config_edit_rebuilds_audio_not_download(tmp_path, mirror, good_archive)
     assert report.ok, report.failures
     ran = steps(report)
     assert {"SplitMetadata", "AudioShard", "TaskBundle", "TaskTarball"} <= ran
-    assert not ran & {"DownloadedArchive", "ExtractedArchive", "CorpusMetadata"}
+    assert not ran & {"DownloadedFile", "SourceFolder", "CorpusMetadata"}
     assert [(os.stat(p).st_ino, os.stat(p).st_mtime_ns) for p in (download, extracted)] == before
     bundle = tmp_path / "tasks" / BUNDLE
     assert json.loads((bundle / "task_metadata.json").read_text())["sample_duration"] == 0.5
@@ -153,7 +153,7 @@ def test_checksum_mismatch_then_fixed(tmp_path, mirror, good_archive, capsys):
     server, _ = mirror
     assert runner.main(cli(tmp_path, server.url, "0" * 32)) == 1
     out = capsys.readouterr().out
-    assert "FAILED: task tones-v1-small, step DownloadedArchive" in out
+    assert "NOT BUILT: tones-v1-small: DownloadedFile failed" in out
     assert "tones-v1.zip" in out and "md5" in out.lower()
     assert not (tmp_path / "tasks" / BUNDLE).exists()
     assert runner.main(cli(tmp_path, server.url, file_md5(good_archive))) == 0
@@ -164,7 +164,7 @@ def test_unreachable_host_then_fixed(tmp_path, mirror, good_archive, capsys):
     md5 = file_md5(good_archive)
     assert runner.main(cli(tmp_path, "http://127.0.0.1:9", md5)) == 1
     out = capsys.readouterr().out
-    assert "step DownloadedArchive" in out and "127.0.0.1:9" in out
+    assert "DownloadedFile failed" in out and "127.0.0.1:9" in out
     assert "up to date" not in out and "NOT DONE" in out
     assert runner.main(cli(tmp_path, server.url, md5)) == 0
 
@@ -180,9 +180,9 @@ def test_truncated_archive_keeps_the_built_bundle(tmp_path, mirror, good_archive
     capsys.readouterr()
     assert runner.main(cli(tmp_path, server.url, truncated)) == 1
     out = capsys.readouterr().out
-    assert "step ExtractedArchive" in out and "tones-v1.zip" in out and "delete" in out
+    assert "SourceFolder failed" in out and "tones-v1.zip" in out and "delete" in out
     assert (bundle / "manifest.json").read_bytes() == manifest
-    assert not (tmp_path / "work" / "extracted" / truncated).exists()
+    assert not (tmp_path / "work" / "sources" / f"archive-{truncated}").exists()
 
 
 def test_metadata_that_does_not_parse(tmp_path, mirror, good_archive, capsys):
@@ -190,7 +190,7 @@ def test_metadata_that_does_not_parse(tmp_path, mirror, good_archive, capsys):
     bad = rewrite_zip(good_archive, mirror_location(root, URL), {"tones-v1/labels.csv": b"\x00;"})
     assert runner.main(cli(tmp_path, server.url, bad)) == 1
     out = capsys.readouterr().out
-    assert "task tones-v1-small, step CorpusMetadata" in out and "labels.csv" in out
+    assert "NOT BUILT: tones-v1-small: CorpusMetadata failed" in out and "labels.csv" in out
     assert not (tmp_path / "tasks" / BUNDLE).exists()
 
 

@@ -1,1 +1,0 @@
-"""Makes the test-support packages under tests/ (`fakes`) importable from every test module."""

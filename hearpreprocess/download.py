@@ -1,8 +1,9 @@
-"""Fetch corpus archives over HTTP(S): resumable, retried, checksummed, renamed into place.
+"""Fetch corpus files over HTTP(S): resumable, retried, checksummed, renamed into place.
 
 Pure I/O, no Luigi. A download streams into `<dest>.part`; an interrupted run leaves the part
 behind and the next call continues it with an HTTP Range request, so multi-GB corpora survive
-flaky connections. Only a file whose md5 matches the recipe is ever renamed to `dest`.
+flaky connections. Only a file whose checksum (md5 or sha256, told apart by its length) and,
+when given, size match the recipe is ever renamed to `dest`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,11 @@ import requests
 import urllib3
 from tqdm import tqdm
 
+from hearpreprocess.sources import SourceError, checksum_algorithm
+
 _CHUNK = 1 << 20
+# Bodies up to this size are hashed inline: a hashing thread costs more than it saves.
+_INLINE_HASH_BYTES = 4 * _CHUNK
 _MAX_BACKOFF = 60.0
 # Worth another try: the server or something in between is having trouble.
 _RETRY_STATUSES = {408, 429, 500, 502, 503, 504}
@@ -39,7 +44,15 @@ _TRANSIENT_ERRORS = (
 
 
 class DownloadError(Exception):
-    """A download failed for good; the message names the URL, the file and what to do."""
+    """A download failed for good; the message names the URL, the file and what to do.
+
+    Attributes:
+        reason: the cause in a few words (e.g. "HTTP 404 Not Found"), for lists of failures.
+    """
+
+    def __init__(self, message: str, reason: str | None = None):
+        super().__init__(message)
+        self.reason = reason or message
 
 
 class _Transient(Exception):
@@ -66,11 +79,38 @@ def mirror_url(url: str, mirror: str | None) -> str:
 
 def file_md5(path: str | os.PathLike) -> str:
     """md5 hex digest of a file, read in chunks."""
-    return _hash_file(Path(path)).hexdigest()
+    return _hash_file(Path(path), "md5").hexdigest()
 
 
-def _hash_file(path: Path):
-    hasher = hashlib.md5()
+def file_checksum(path: str | os.PathLike, checksum: str) -> str:
+    """Hex digest of a file in the algorithm of `checksum`, so `file_checksum(p, c) == c` checks it.
+
+    Args:
+        path: the file to hash, read in chunks.
+        checksum: an expected hex digest (32 hex digits: md5, 64: sha256), or an algorithm name,
+            "md5" or "sha256".
+
+    Returns:
+        The file's lower-case hex digest.
+
+    Raises:
+        ValueError: `checksum` is neither an md5, a sha256 nor one of their names.
+    """
+    checksum = checksum.strip().lower()
+    algorithm = checksum if checksum in ("md5", "sha256") else checksum_algorithm(checksum)
+    return _hash_file(Path(path), algorithm).hexdigest()
+
+
+def make_session(url: str) -> requests.Session:
+    """A requests.Session fit for downloading `url`: one that a loopback URL (a local mirror)
+    never sends to a proxy configured for the outside world. Close it when done."""
+    session = requests.Session()
+    session.trust_env = urllib.parse.urlsplit(url).hostname not in _LOOPBACK_HOSTS
+    return session
+
+
+def _hash_file(path: Path, algorithm: str):
+    hasher = hashlib.new(algorithm)
     with open(path, "rb") as f:
         while chunk := f.read(_CHUNK):
             hasher.update(chunk)
@@ -80,24 +120,36 @@ def _hash_file(path: Path):
 def download(
     url: str,
     dest: str | os.PathLike,
-    md5: str,
+    checksum: str,
     *,
+    size: int | None = None,
+    session: requests.Session | None = None,
+    fsync: bool = True,
     retries: int = 5,
     backoff: float = 1.0,
     progress: bool = True,
     timeout: float = 60,
 ) -> Path:
-    """Download `url` to `dest` and check its md5.
+    """Download `url` to `dest` and check its checksum (and size, when given).
 
     Streams into `dest` + ".part", continuing an existing part with a Range request. Connection
     errors, 5xx/408/429 answers and truncated bodies are retried after `backoff * 2**attempt`
-    seconds (at most 60 s). On success the part is renamed to `dest`; on a checksum mismatch it
-    is deleted. An existing `dest` with the right md5 is returned without any request.
+    seconds (at most 60 s). On success the part is renamed to `dest`; on a checksum or size
+    mismatch it is deleted (a part left by an earlier run is first fetched once more from
+    scratch, in case it was the culprit). An existing `dest` with the right size and checksum is
+    returned without any request, and so is a part that already holds `size` bytes and checks out.
 
     Args:
         url: http(s) URL to fetch (already mapped through `mirror_url` if a mirror is used).
         dest: final path of the file; its folder is created.
-        md5: expected md5 hex digest.
+        checksum: expected hex digest: 32 hex digits for an md5, 64 for a sha256.
+        size: expected size in bytes, or None to take what the server sends. A server that
+            announces another size is not downloaded from.
+        session: a requests.Session to send the requests with (it is left open), e.g. one per
+            thread when fetching many small files; None makes one for this call (see
+            `make_session`).
+        fsync: flush the file to disk before the rename. A caller renaming a whole folder of
+            downloads into place syncs once itself and passes False.
         retries: how many times a failed attempt is retried (so `retries + 1` attempts in all).
         backoff: seconds before the first retry; doubles with each retry.
         progress: show a tqdm progress bar named after the file.
@@ -107,70 +159,125 @@ def download(
         `dest` as a Path.
 
     Raises:
-        DownloadError: the file could not be fetched, or its md5 is wrong.
+        DownloadError: the file could not be fetched, or its checksum or size is wrong.
+        ValueError: `checksum` is neither an md5 nor a sha256.
     """
     dest = Path(dest)
-    md5 = md5.strip().lower()
-    if dest.is_file() and file_md5(dest) == md5:
-        return dest
+    checksum = checksum.strip().lower()
+    try:
+        algorithm = checksum_algorithm(checksum)
+    except SourceError as error:
+        raise ValueError(f"cannot download {url}: {error}; fix the recipe") from None
+    if dest.is_file() and (size is None or dest.stat().st_size == size):
+        if _hash_file(dest, algorithm).hexdigest() == checksum:
+            return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
-    state = _PartState(part)
-    last_error = None
-    with requests.Session() as session:
-        # A loopback mirror must not be sent to a proxy configured for the outside world.
-        session.trust_env = urllib.parse.urlsplit(url).hostname not in _LOOPBACK_HOSTS
-        for attempt in range(retries + 1):
-            if attempt:
-                time.sleep(min(backoff * 2 ** (attempt - 1), _MAX_BACKOFF))
-            try:
-                _fetch_into_part(session, url, state, progress, timeout)
+    state = _PartState(part, algorithm, size)
+    # A part kept from an earlier run may itself be what is wrong (e.g. written but never synced
+    # before a crash): on a mismatch it is fetched once more from scratch before giving up.
+    resumed = state.size > 0
+    own_session = session is None
+    if own_session:
+        session = make_session(url)
+    try:
+        while True:
+            if size is None or state.size != size or not part.is_file():
+                _fetch_with_retries(session, url, state, retries, backoff, progress, timeout, fsync)
+            problem = _mismatch(url, dest, state, checksum)
+            if problem is None:
                 break
-            except _Transient as error:
-                last_error = error
-        else:
-            host = urllib.parse.urlsplit(url).netloc
-            raise DownloadError(
-                f"could not download {url} to {part} from {host} after {retries + 1} attempts "
-                f"(last error: {last_error}): check the network or pass --mirror; run again to "
-                f"resume from the {state.size} bytes already fetched"
-            )
-    got = state.hasher.hexdigest()
-    if got != md5:
-        part.unlink()
-        raise DownloadError(
-            f"checksum mismatch for {url} (saved as {dest}): expected md5 {md5}, got {got}; the "
-            "source changed or the mirror is wrong: fix the md5 in the recipe or the mirror "
-            "(the partial file was deleted)"
-        )
+            if not resumed:
+                part.unlink(missing_ok=True)
+                raise problem
+            resumed = False
+            state.reset()
+    finally:
+        if own_session:
+            session.close()
     os.replace(part, dest)
     return dest
 
 
-class _PartState:
-    """The part file's size and the md5 of its content so far, kept in step across attempts."""
+def _mismatch(url: str, dest: Path, state: _PartState, checksum: str) -> DownloadError | None:
+    """Why the finished part is not the file asked for, or None when it is."""
+    if state.expected_size is not None and state.size != state.expected_size:
+        return _size_mismatch(url, dest, state.expected_size, state.size)
+    got = state.hasher.hexdigest()
+    if got == checksum:
+        return None
+    algorithm = state.algorithm
+    return DownloadError(
+        f"checksum mismatch for {url} (saved as {dest}): expected {algorithm} {checksum}, got "
+        f"{got}; the source changed or the mirror is wrong: fix the {algorithm} in the recipe "
+        "or the mirror (the partial file was deleted)",
+        reason=f"{algorithm} mismatch: expected {checksum}, got {got}",
+    )
 
-    def __init__(self, part: Path):
+
+def _fetch_with_retries(session, url, state, retries, backoff, progress, timeout, fsync) -> None:
+    last_error = None
+    for attempt in range(retries + 1):
+        if attempt:
+            time.sleep(min(backoff * 2 ** (attempt - 1), _MAX_BACKOFF))
+        try:
+            _fetch_into_part(session, url, state, progress, timeout, fsync)
+            return
+        except _Transient as error:
+            last_error = error
+    host = urllib.parse.urlsplit(url).netloc
+    raise DownloadError(
+        f"could not download {url} to {state.part} from {host} after {retries + 1} attempts "
+        f"(last error: {last_error}): check the network or pass --mirror; run again to "
+        f"resume from the {state.size} bytes already fetched",
+        reason=f"gave up after {retries + 1} attempts (last error: {last_error})",
+    )
+
+
+def _size_mismatch(url: str, dest: Path, expected: int, got: int) -> DownloadError:
+    return DownloadError(
+        f"size mismatch for {url} (saved as {dest}): expected {expected} bytes, the server has "
+        f"{got}; the source changed or the mirror is wrong: fix the size in the recipe or the "
+        "mirror (the partial file was deleted)",
+        reason=f"size mismatch: expected {expected} bytes, got {got}",
+    )
+
+
+class _PartState:
+    """The part file's size and the hash of its content so far, kept in step across attempts."""
+
+    def __init__(self, part: Path, algorithm: str, expected_size: int | None):
         self.part = part
+        self.algorithm = algorithm
+        self.expected_size = expected_size
         self.size = 0
-        self.hasher = hashlib.md5()
+        self.hasher = hashlib.new(algorithm)
         if part.is_file():
-            self.hasher = _hash_file(part)
-            self.size = part.stat().st_size
+            if expected_size is not None and part.stat().st_size > expected_size:
+                part.unlink()  # longer than the file: it cannot be a prefix of it
+            else:
+                self.hasher = _hash_file(part, algorithm)
+                self.size = part.stat().st_size
+
+    @property
+    def dest(self) -> Path:
+        return self.part.with_name(self.part.name.removesuffix(".part"))
 
     def sync(self) -> None:
         """Re-read the part if it changed behind our back (e.g. another process wrote it)."""
         on_disk = self.part.stat().st_size if self.part.is_file() else 0
         if on_disk != self.size:
-            self.__init__(self.part)
+            self.__init__(self.part, self.algorithm, self.expected_size)
 
     def reset(self) -> None:
         self.part.unlink(missing_ok=True)
         self.size = 0
-        self.hasher = hashlib.md5()
+        self.hasher = hashlib.new(self.algorithm)
 
 
-def _fetch_into_part(session, url: str, state: _PartState, progress: bool, timeout: float) -> None:
+def _fetch_into_part(
+    session, url: str, state: _PartState, progress: bool, timeout: float, fsync: bool
+) -> None:
     """One attempt: append the rest of the file to the part. Raises _Transient or DownloadError."""
     state.sync()
     headers = {"Accept-Encoding": "identity"}
@@ -179,32 +286,44 @@ def _fetch_into_part(session, url: str, state: _PartState, progress: bool, timeo
     try:
         response = session.get(url, headers=headers, stream=True, timeout=timeout)
     except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema) as error:
-        raise DownloadError(f"cannot download {url}: invalid URL ({error}); fix the recipe")
+        raise DownloadError(
+            f"cannot download {url}: invalid URL ({error}); fix the recipe",
+            reason=f"invalid URL ({error})",
+        )
     except _TRANSIENT_ERRORS as error:
         raise _Transient(f"{type(error).__name__}: {error}") from error
     with response:
         if response.status_code == 416 and state.size:
-            _handle_unsatisfied_range(response, state)
+            _handle_unsatisfied_range(response, url, state)
             return
         _check_status(response, url, state)
+        length = response.headers.get("Content-Length")
+        expected = int(length) if length and length.isdigit() else None
         if response.status_code == 206:
-            if not _range_starts_at(response, state.size):
+            match = _CONTENT_RANGE_RE.search(response.headers.get("Content-Range", ""))
+            if not match or int(match.group(1)) != state.size:
                 state.reset()
                 raise _Transient("server answered a different byte range than asked for")
+            total = int(match.group(3)) if match.group(3).isdigit() else None
             mode = "ab"
         else:  # 200: a fresh start, or a server that ignores Range
             state.reset()
-            mode = "wb"
-        length = response.headers.get("Content-Length")
-        expected = int(length) if length and length.isdigit() else None
-        _stream_body(response, state, mode, expected, progress)
+            total, mode = expected, "wb"
+        if state.expected_size is not None and total is not None and total != state.expected_size:
+            state.reset()
+            raise _size_mismatch(url, state.dest, state.expected_size, total)
+        _stream_body(response, state, mode, expected, progress, fsync)
 
 
-def _handle_unsatisfied_range(response, state: _PartState) -> None:
+def _handle_unsatisfied_range(response, url: str, state: _PartState) -> None:
     """416 on a resume: the part may already hold the whole file, or be longer than it."""
     match = _UNSATISFIED_RANGE_RE.search(response.headers.get("Content-Range", ""))
-    if match and int(match.group(1)) == state.size:
-        return  # complete; the md5 check decides
+    total = int(match.group(1)) if match else None
+    if state.expected_size is not None and total is not None and total != state.expected_size:
+        state.reset()
+        raise _size_mismatch(url, state.dest, state.expected_size, total)
+    if total == state.size:
+        return  # complete; the checksum decides
     state.reset()
     raise _Transient("the partial file does not fit the remote file; starting over")
 
@@ -217,17 +336,13 @@ def _check_status(response, url: str, state: _PartState) -> None:
         raise _Transient(f"HTTP {status} {response.reason}")
     raise DownloadError(
         f"cannot download {url} to {state.part}: HTTP {status} {response.reason}; the file is not "
-        "available at this address: check the URL in the recipe, or that the mirror has it"
+        "available at this address: check the URL in the recipe, or that the mirror has it",
+        reason=f"HTTP {status} {response.reason}",
     )
 
 
-def _range_starts_at(response, offset: int) -> bool:
-    match = _CONTENT_RANGE_RE.search(response.headers.get("Content-Range", ""))
-    return bool(match) and int(match.group(1)) == offset
-
-
 class _BackgroundHasher:
-    """Feeds chunks to a hash in a second thread, so md5 (~600 MB/s) overlaps network reads.
+    """Feeds chunks to a hash in a second thread, so hashing (~600 MB/s) overlaps network reads.
 
     hashlib releases the GIL on large buffers; chunks are hashed in arrival order.
     """
@@ -251,7 +366,19 @@ class _BackgroundHasher:
         self._thread.join()
 
 
-def _stream_body(response, state: _PartState, mode: str, expected, progress: bool) -> None:
+class _InlineHasher:
+    """The _BackgroundHasher interface, hashing in the caller's thread (for small bodies)."""
+
+    def __init__(self, hasher):
+        self.update = hasher.update
+
+    def finish(self) -> None:
+        pass
+
+
+def _stream_body(
+    response, state: _PartState, mode: str, expected, progress: bool, fsync: bool
+) -> None:
     start = state.size
     total = start + expected if expected is not None else None
     bar = tqdm(
@@ -264,7 +391,8 @@ def _stream_body(response, state: _PartState, mode: str, expected, progress: boo
         disable=not progress,
         leave=False,
     )
-    hashing = _BackgroundHasher(state.hasher)
+    small = expected is not None and expected <= _INLINE_HASH_BYTES
+    hashing = _InlineHasher(state.hasher) if small else _BackgroundHasher(state.hasher)
     try:
         with bar, open(state.part, mode) as f:
             try:
@@ -276,8 +404,9 @@ def _stream_body(response, state: _PartState, mode: str, expected, progress: boo
                     bar.update(len(chunk))
             except _TRANSIENT_ERRORS as error:
                 raise _Transient(f"connection lost: {type(error).__name__}: {error}") from error
-            f.flush()
-            os.fsync(f.fileno())
+            if fsync:
+                f.flush()
+                os.fsync(f.fileno())
     finally:
         hashing.finish()
         state.sync()

@@ -11,6 +11,7 @@ import mimetypes
 import re
 import socket
 import threading
+import time
 import urllib.parse
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -67,6 +68,9 @@ class _Handler(BaseHTTPRequestHandler):
         owner = self.server.owner
         range_header = self.headers.get("Range")
         owner._log_request(self.command, self.path, range_header)
+        if owner.latency_seconds > 0:
+            # Each connection has its own handler thread, so concurrent requests wait together.
+            time.sleep(owner.latency_seconds)
         if send_body and owner._take_failure():
             self._send_empty(HTTPStatus.SERVICE_UNAVAILABLE)
             return
@@ -162,10 +166,13 @@ class MirrorServer:
         cut_after_bytes: once, close the connection after this many body bytes while the
             Content-Length promised the whole body; reset to None after use.
         requests_log: (method, path, Range header or None) of every request received.
+        latency_seconds: delay before answering each request, to mimic a remote host's round
+            trip (benchmarks); 0 answers at once.
     """
 
-    def __init__(self, root: str | Path):
+    def __init__(self, root: str | Path, *, latency_seconds: float = 0.0):
         self.root = Path(root).resolve()
+        self.latency_seconds = latency_seconds
         self.fail_first_n_requests = 0
         self.cut_after_bytes: int | None = None
         self.requests_log: list[tuple[str, str, str | None]] = []

@@ -10,14 +10,23 @@ import time
 from pathlib import Path
 
 import pytest
+import requests
 
 from hearpreprocess.archive import extract_archive
-from hearpreprocess.download import DownloadError, download, file_md5, mirror_url
+from hearpreprocess.download import (
+    DownloadError,
+    download,
+    file_checksum,
+    file_md5,
+    make_session,
+    mirror_url,
+)
 from hearpreprocess.mirror import MirrorServer
 
 # Not a multiple of the 1 MiB chunk size, and big enough that a cut lands mid-stream.
 PAYLOAD = os.urandom(1_500_000)
 PAYLOAD_MD5 = hashlib.md5(PAYLOAD).hexdigest()
+PAYLOAD_SHA256 = hashlib.sha256(PAYLOAD).hexdigest()
 PATH = "/example.org/data/corpus.tar.gz"
 
 
@@ -143,7 +152,8 @@ def test_checksum_mismatch_removes_part(server, dest):
         download(server.url + PATH, dest, wrong, progress=False)
     message = str(info.value)
     assert "checksum mismatch" in message and PATH in message
-    assert wrong in message and PAYLOAD_MD5 in message
+    assert f"expected md5 {wrong}" in message and PAYLOAD_MD5 in message
+    assert info.value.reason.startswith("md5 mismatch")
     assert not dest.exists()
     assert not _part(dest).exists()
 
@@ -185,6 +195,188 @@ def test_existing_dest_with_wrong_content_is_replaced(server, dest):
 def test_progress_bar_names_the_file(server, dest, capsys):
     download(server.url + PATH, dest, PAYLOAD_MD5, progress=True)
     assert "corpus.tar.gz" in capsys.readouterr().err
+
+
+def test_sha256_download(server, dest):
+    download(server.url + PATH, dest, PAYLOAD_SHA256, progress=False)
+    assert dest.read_bytes() == PAYLOAD
+
+
+def test_sha256_resume_after_cut_connection(server, dest):
+    server.cut_after_bytes = 300_000
+    download(server.url + PATH, dest, PAYLOAD_SHA256, size=len(PAYLOAD), progress=False, backoff=0)
+    assert dest.read_bytes() == PAYLOAD
+    assert [g[2] for g in _gets(server)] == [None, "bytes=300000-"]
+
+
+def test_sha256_mismatch_names_the_algorithm(server, dest):
+    wrong = "f" * 64
+    with pytest.raises(DownloadError) as info:
+        download(server.url + PATH, dest, wrong, progress=False)
+    message = str(info.value)
+    assert f"expected sha256 {wrong}, got {PAYLOAD_SHA256}" in message
+    assert "fix the sha256 in the recipe" in message and PATH in message
+    assert not dest.exists() and not _part(dest).exists()
+
+
+def test_existing_dest_with_right_sha256_makes_no_request(server, dest):
+    dest.parent.mkdir(parents=True)
+    dest.write_bytes(PAYLOAD)
+    download(server.url + PATH, dest, PAYLOAD_SHA256, size=len(PAYLOAD), progress=False)
+    assert server.requests_log == []
+
+
+@pytest.mark.parametrize("checksum", ["abc", "g" * 32, "0" * 40])
+def test_bad_checksum_is_a_value_error_naming_the_url(server, dest, checksum):
+    with pytest.raises(ValueError, match=r"corpus\.tar\.gz.*neither an md5"):
+        download(server.url + PATH, dest, checksum, progress=False)
+    assert server.requests_log == []
+
+
+def test_size_mismatch_announced_by_server_downloads_nothing(server, dest):
+    with pytest.raises(DownloadError) as info:
+        download(server.url + PATH, dest, PAYLOAD_SHA256, size=len(PAYLOAD) + 1, progress=False)
+    message = str(info.value)
+    assert server.url + PATH in message
+    assert f"expected {len(PAYLOAD) + 1} bytes" in message and str(len(PAYLOAD)) in message
+    assert info.value.reason.startswith("size mismatch")
+    assert len(_gets(server)) == 1
+    assert not dest.exists() and not _part(dest).exists()
+
+
+def test_size_mismatch_of_body_without_length(tmp_path, dest):
+    # A server that sends no Content-Length: only the bytes received can be compared.
+    class NoLength(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.0"
+
+        def do_GET(self):
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"short")
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), NoLength)
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{httpd.server_address[1]}/x/file.bin"
+    try:
+        with pytest.raises(DownloadError, match=r"size mismatch for .*/x/file\.bin.*expected 9"):
+            download(url, dest, hashlib.sha256(b"short").hexdigest(), size=9, progress=False)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert not dest.exists() and not _part(dest).exists()
+
+
+def test_empty_file_of_size_zero(server, tmp_path):
+    root = server.root / "example.org" / "data"
+    (root / "empty.wav").write_bytes(b"")
+    dest = tmp_path / "empty.wav"
+    url = server.url + "/example.org/data/empty.wav"
+    download(url, dest, hashlib.sha256(b"").hexdigest(), size=0, progress=False)
+    assert dest.read_bytes() == b""
+    assert len(_gets(server)) == 1
+
+
+def test_reasons_are_short(server, dest):
+    with pytest.raises(DownloadError) as info:
+        download(server.url + "/example.org/missing.zip", dest, PAYLOAD_MD5, progress=False)
+    assert info.value.reason == "HTTP 404 Not Found"
+    server.fail_first_n_requests = 5
+    with pytest.raises(DownloadError) as info:
+        download(server.url + PATH, dest, PAYLOAD_MD5, progress=False, retries=1, backoff=0)
+    assert (
+        info.value.reason == "gave up after 2 attempts (last error: HTTP 503 Service Unavailable)"
+    )
+
+
+def test_complete_part_of_known_size_makes_no_request(server, dest):
+    dest.parent.mkdir(parents=True)
+    _part(dest).write_bytes(PAYLOAD)
+    download(server.url + PATH, dest, PAYLOAD_SHA256, size=len(PAYLOAD), progress=False)
+    assert dest.read_bytes() == PAYLOAD
+    assert server.requests_log == []
+
+
+def test_part_longer_than_size_is_dropped_before_asking(server, dest):
+    dest.parent.mkdir(parents=True)
+    _part(dest).write_bytes(PAYLOAD + b"junk")
+    download(server.url + PATH, dest, PAYLOAD_MD5, size=len(PAYLOAD), progress=False)
+    assert dest.read_bytes() == PAYLOAD
+    assert [g[2] for g in _gets(server)] == [None]
+
+
+@pytest.mark.parametrize("size", [None, len(PAYLOAD)])
+def test_corrupt_part_from_earlier_run_is_fetched_again(server, dest, size):
+    # A part left by a crash may hold garbage (e.g. blocks never synced): start over once.
+    dest.parent.mkdir(parents=True)
+    _part(dest).write_bytes(b"\0" * (len(PAYLOAD) if size else 1000))
+    download(server.url + PATH, dest, PAYLOAD_SHA256, size=size, progress=False)
+    assert dest.read_bytes() == PAYLOAD
+    assert [g[2] for g in _gets(server)] == ([None] if size else ["bytes=1000-", None])
+
+
+def test_wrong_checksum_after_a_resume_is_fetched_once_more_then_fails(server, dest):
+    dest.parent.mkdir(parents=True)
+    _part(dest).write_bytes(PAYLOAD[:1000])
+    with pytest.raises(DownloadError, match="checksum mismatch"):
+        download(server.url + PATH, dest, "0" * 64, progress=False)
+    assert [g[2] for g in _gets(server)] == ["bytes=1000-", None]
+    assert not _part(dest).exists()
+
+
+class _CountingSession(requests.Session):
+    def __init__(self):
+        super().__init__()
+        self.gets = 0
+        self.closed = False
+
+    def get(self, *args, **kwargs):
+        self.gets += 1
+        return super().get(*args, **kwargs)
+
+    def close(self):
+        self.closed = True
+        super().close()
+
+
+def test_given_session_is_used_and_left_open(server, tmp_path):
+    session = _CountingSession()
+    session.trust_env = False
+    for name in ("a", "b"):
+        download(
+            server.url + PATH, tmp_path / name, PAYLOAD_SHA256, session=session, progress=False
+        )
+    assert session.gets == 2 and not session.closed
+    session.close()
+
+
+def test_make_session_bypasses_proxies_only_for_loopback():
+    with make_session("http://127.0.0.1:8/x") as local, make_session("https://zenodo.org/x") as far:
+        assert not local.trust_env and far.trust_env
+
+
+@pytest.mark.parametrize("fsync, calls", [(True, 1), (False, 0)])
+def test_fsync_can_be_left_to_the_caller(server, dest, monkeypatch, fsync, calls):
+    synced = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd)))
+    download(server.url + PATH, dest, PAYLOAD_MD5, fsync=fsync, progress=False)
+    assert len(synced) == calls
+    assert dest.read_bytes() == PAYLOAD
+
+
+def test_file_checksum(tmp_path):
+    path = tmp_path / "f"
+    path.write_bytes(PAYLOAD)
+    assert file_checksum(path, PAYLOAD_MD5) == PAYLOAD_MD5 == file_md5(path)
+    assert file_checksum(path, PAYLOAD_SHA256.upper()) == PAYLOAD_SHA256
+    assert file_checksum(path, "sha256") == PAYLOAD_SHA256
+    assert file_checksum(path, "md5") == PAYLOAD_MD5
+    with pytest.raises(ValueError, match="neither an md5"):
+        file_checksum(path, "1234")
 
 
 @pytest.mark.parametrize(

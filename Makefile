@@ -8,13 +8,19 @@ EXAMPLE_DIR ?= example-output
 install: install-system install-python
 
 # ffmpeg decodes formats libsndfile cannot read; chromium renders the leaderboard page in tests.
+# unar decompresses RAR for the rarfile library (Debian main; unrar is non-free and Debian's 7z
+# has no RAR codec). zip and unzip (Info-ZIP) are test tools only: they make and check split zips.
+# Each Debian package is named after its command.
 install-system:
-	if command -v ffmpeg >/dev/null && command -v chromium >/dev/null; then \
-	  echo "ffmpeg and chromium are installed"; \
+	missing=""; for tool in ffmpeg chromium unar zip unzip; do \
+	  command -v $$tool >/dev/null || missing="$$missing $$tool"; \
+	done; \
+	if [ -z "$$missing" ]; then \
+	  echo "ffmpeg, chromium, unar, zip and unzip are installed"; \
 	elif command -v apt-get >/dev/null; then \
-	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q ffmpeg chromium; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
 	else \
-	  echo "install ffmpeg and chromium with your package manager" >&2; exit 1; \
+	  echo "install$$missing with your package manager" >&2; exit 1; \
 	fi
 
 # torch==2.13.0 is the CPU build here; a GPU user installs the CUDA build of torch first (README).

@@ -1,11 +1,18 @@
-"""extract_archive() on real archives written in tmp_path."""
+"""extract_archive() on real archives: zip and tar written in tmp_path; rar from rarfile's sdist."""
 
 import io
 import os
+import shutil
+import subprocess
+import sys
 import tarfile
+import tempfile
 import zipfile
+import zlib
+from pathlib import Path
 
 import pytest
+import rarfile
 
 from hearpreprocess.archive import ArchiveError, UnsafeArchiveError, extract_archive
 
@@ -196,7 +203,7 @@ def test_missing_archive(tmp_path, dest):
         extract_archive(tmp_path / "nothing.zip", dest)
 
 
-def test_rar_without_unrar_says_to_install_it(tmp_path, dest, monkeypatch):
+def test_rar_without_unar_says_to_install_it(tmp_path, dest, monkeypatch):
     empty_bin = tmp_path / "bin"
     empty_bin.mkdir()
     monkeypatch.setenv("PATH", str(empty_bin))
@@ -204,3 +211,172 @@ def test_rar_without_unrar_says_to_install_it(tmp_path, dest, monkeypatch):
     archive.write_bytes(b"Rar!\x1a\x07\x01\x00" + bytes(100))
     with pytest.raises(ArchiveError, match="install"):
         extract_archive(archive, dest)
+
+
+# RAR: real archives. RAR cannot be written by free tools, so the tests use the sample archives
+# that rarfile's source distribution on PyPI ships (test/files/), fetched once into pytest's
+# cache folder (.pytest_cache, git-ignored).
+
+STEST = (2048, 0xC5B7E6A2)  # every stest*.txt in the samples: size, CRC-32
+SUBDIRS = {
+    "sub/dir1/file1.txt": (6, 0xE229F704),
+    "sub/dir2/file2.txt": (6, 0xC904A4C7),
+    "sub/with space/long fn.txt": (8, 0x71B7247D),
+    "sub/üȵĩöḋè/file.txt": (5, 0x2FEC89C1),
+}
+
+
+@pytest.fixture(scope="session")
+def rar_samples(request, tmp_path_factory) -> Path:
+    """The folder of rarfile's sample archives (skips, saying why, if they cannot be fetched)."""
+    cache = getattr(request.config, "cache", None)
+    name = f"rarfile-{rarfile.__version__}-samples"
+    folder = cache.mkdir(name) if cache else tmp_path_factory.mktemp(name)
+    if (folder / "complete").is_file():
+        return folder
+    with tempfile.TemporaryDirectory() as tmp:
+        pip = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:"]
+        pip += ["--dest", tmp, f"rarfile=={rarfile.__version__}"]
+        try:
+            result = subprocess.run(pip, capture_output=True, text=True, timeout=300)
+        except subprocess.TimeoutExpired:
+            pytest.skip("the RAR samples come from rarfile's sdist on PyPI: pip download timed out")
+        sdists = list(Path(tmp).glob("rarfile-*.tar.gz"))
+        if result.returncode != 0 or not sdists:
+            pytest.skip(
+                "the RAR samples come from rarfile's source distribution on PyPI, and `pip "
+                f"download --no-binary :all: rarfile` failed: {result.stderr.strip()[-400:]}"
+            )
+        with tarfile.open(sdists[0]) as tf:
+            for member in tf.getmembers():
+                if member.isfile() and "/test/files/" in member.name:
+                    (folder / Path(member.name).name).write_bytes(tf.extractfile(member).read())
+    (folder / "complete").touch()
+    return folder
+
+
+@pytest.fixture
+def rar(rar_samples, tmp_path, unar):
+    """Copy one sample into a folder of its own and return its path."""
+
+    def sample(name: str) -> Path:
+        (tmp_path / "in").mkdir(exist_ok=True)
+        return Path(shutil.copy(rar_samples / name, tmp_path / "in" / name))
+
+    return sample
+
+
+@pytest.fixture(scope="session")
+def unar():
+    if shutil.which("unar") is None:
+        pytest.skip("unar, the RAR decompressor, is not installed: `apt-get install unar`")
+
+
+def _crcs(root: Path) -> dict:
+    return {
+        p.relative_to(root).as_posix(): (p.stat().st_size, zlib.crc32(p.read_bytes()))
+        for p in root.rglob("*")
+        if p.is_file()
+    }
+
+
+@pytest.mark.parametrize("name", ["rar3-subdirs.rar", "rar5-subdirs.rar"])
+def test_rar_directory_tree(rar, dest, name):
+    extract_archive(rar(name), dest)
+    assert _crcs(dest) == SUBDIRS
+    assert (dest / "sub" / "empty").is_dir()
+
+
+@pytest.mark.parametrize(
+    "name, files",
+    [
+        ("seektest.rar", ["stest1.txt", "stest2.txt"]),  # RAR 2.9 (RAR4), compressed
+        ("rar5-crc.rar", ["stest1.txt", "stest2.txt"]),  # RAR5, compressed
+        ("rar3-solid.rar", ["stest1.txt", "stest2.txt"]),  # solid: one run of unar
+        ("rar5-solid.rar", ["stest1.txt", "stest2.txt"]),
+        (
+            "rar5-solid-qo.rar",
+            ["somedir/stest1.txt", "somedir/stest2.txt", "stest1.txt", "stest2.txt"],
+        ),
+        ("rar5-hlink.rar", ["stest1.txt", "stest2.txt", "stest3.txt"]),  # hard links
+        ("rar5-dups.rar", [f"stest{i}.txt" for i in range(1, 10)]),  # file copies
+    ],
+)
+def test_rar_compressed_and_solid(rar, dest, name, files):
+    archive = rar(name)
+    extract_archive(archive, dest)
+    with rarfile.RarFile(archive) as rf:
+        expected = {i.filename: i.file_size for i in rf.infolist() if i.is_file()}
+    assert {k: size for k, (size, _) in _crcs(dest).items()} == expected
+    for file in files:
+        assert _crcs(dest)[file] == STEST
+
+
+def test_rar_unicode_names(rar, dest):
+    extract_archive(rar("unicode.rar"), dest)  # RAR4, solid
+    assert sorted(_crcs(dest)) == sorted(["уииоотивл.txt", "𝐀𝐁𝐁𝐂.txt"])
+
+
+def test_rar_beside_look_alike_names(rar_samples, unar, dest):
+    """unar would take rar3-solid.rar for the second volume of rar5-solid.rar beside it."""
+    assert (rar_samples / "rar3-solid.rar").is_file()
+    extract_archive(rar_samples / "rar5-solid.rar", dest)
+    assert _crcs(dest) == {"stest1.txt": STEST, "stest2.txt": STEST}
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "rar5-evil-symlink-traversal.rar",  # up -> .., then up/pwned.txt
+        "rar5-symlink-unix.rar",  # random_link -> ../random123
+        "rar3-symlink-unix.rar",  # the same, RAR4 (target kept as the member's data)
+        "rar5-symlink-win.rar",  # a junction to C:/Users/..., a link to ../../missing
+    ],
+)
+def test_rar_links_pointing_outside_are_refused(rar, tmp_path, dest, name):
+    with pytest.raises(UnsafeArchiveError, match="outside"):
+        extract_archive(rar(name), dest)
+    _nothing_escaped(tmp_path, dest)
+    assert not dest.exists()
+
+
+@pytest.mark.parametrize("name", ["rar5-psw.rar", "rar3-comment-psw.rar", "rar5-hpsw.rar"])
+def test_encrypted_rar_is_refused(rar, dest, name):
+    with pytest.raises(ArchiveError, match="encrypted"):
+        extract_archive(rar(name), dest)
+    assert not dest.exists()
+
+
+@pytest.mark.parametrize("keep", [2000, 100])
+def test_truncated_rar(rar, dest, keep):
+    archive = rar("rar5-crc.rar")
+    archive.write_bytes(archive.read_bytes()[:keep])
+    with pytest.raises(ArchiveError, match="delete it") as info:
+        extract_archive(archive, dest)
+    assert str(archive) in str(info.value)
+
+
+@pytest.mark.parametrize("name, at", [("seektest.rar", 120), ("rar3-solid.rar", 100)])
+def test_rar_with_corrupt_data(rar, dest, name, at):
+    archive = rar(name)  # `at` lies inside stest1.txt's packed data
+    data = bytearray(archive.read_bytes())
+    data[at : at + 10] = bytes(x ^ 0xFF for x in data[at : at + 10])
+    archive.write_bytes(bytes(data))
+    with pytest.raises(ArchiveError, match="corrupt") as info:
+        extract_archive(archive, dest)
+    assert str(archive) in str(info.value) and "delete it" in str(info.value)
+
+
+def test_multi_volume_rar_is_refused(rar, dest):
+    with pytest.raises(ArchiveError, match="multi-volume"):
+        extract_archive(rar("rar5-vols.part1.rar"), dest)
+
+
+def test_rar_backend_missing(rar, dest, monkeypatch):
+    monkeypatch.setattr(rarfile, "UNAR_TOOL", "/nonexistent/unar")
+    archive = rar("rar5-crc.rar")
+    with pytest.raises(ArchiveError) as info:
+        extract_archive(archive, dest)
+    message = str(info.value)
+    assert str(archive) in message and "apt-get install unar" in message
+    assert "brew install unar" in message

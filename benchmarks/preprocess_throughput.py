@@ -44,8 +44,8 @@ from hearpreprocess.allocator import reuse_freed_memory  # noqa: E402
 from hearpreprocess.audio import process_clip  # noqa: E402
 from hearpreprocess.config import SAMPLE_RATES  # noqa: E402
 from hearpreprocess.download import file_md5  # noqa: E402
-from hearpreprocess.mirror import mirror_location  # noqa: E402
 from hearpreprocess.mirror import MirrorServer  # noqa: E402
+from hearpreprocess.mirror import mirror_location  # noqa: E402
 from hearpreprocess.pipeline.base import TIMING_LOG_ENV  # noqa: E402
 
 BUILTIN_URL = "https://builtin.hearbench/tones/tones-v1.zip"

@@ -45,7 +45,7 @@ def task_lines() -> list[str]:
 
 def _counts(counts: dict | None) -> str:
     if not counts:
-        return "n/a"
+        return "—"
     total = sum(counts.values())
     return f"{total} ({'/'.join(str(counts[k]) for k in counts)})"
 
@@ -60,13 +60,13 @@ def _duration(task: str) -> str:
 
 
 def markdown_table() -> str:
-    """The README's task table: one row per task."""
+    """The README's task table, one row per task, then each task's notes as a list."""
     header = [
-        "| task | version | source (licence) | modes | splits | clip s | metrics (primary first) "
-        "| full clips (per split) | small clips on the real archive |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| task | version | source | licence | modes | splits | clip s | metrics (primary first) "
+        "| full clips (per split) | small clips (per split) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    rows = []
+    rows, notes = [], []
     for task in list_tasks():
         raw, card = read_recipe(task), read_card(task)
         config = load_task_config(task)
@@ -75,11 +75,11 @@ def markdown_table() -> str:
             f"**{m}**" if m == raw.get("default_mode") else m for m in list_modes(task)
         )
         name = f"{task} (extra)" if is_extra_task(task) else task
-        source = f"{card.get('source', 'n/a')} ({card.get('licence', 'licence n/a')})"
         cells = [
             name,
             config.version,
-            source,
+            card.get("source", "—"),
+            card.get("licence", "not established"),
             modes,
             splits,
             _duration(task),
@@ -88,7 +88,9 @@ def markdown_table() -> str:
             _counts(card.get("small_clips")),
         ]
         rows.append("| " + " | ".join(cells) + " |")
-    return "\n".join(header + rows)
+        if card.get("notes"):
+            notes.append(f"- **{task}**: {card['notes']}")
+    return "\n".join(header + rows + [""] + notes)
 
 
 def replace_table(text: str, table: str) -> str:

@@ -7,10 +7,10 @@ booleans. TOML has no null, so an absent key means None.
 from __future__ import annotations
 
 import copy
+import difflib
 import hashlib
 import json
 import tomllib
-import difflib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
@@ -40,6 +40,8 @@ CARD_KEYS = ("source", "licence", "full_clips", "small_clips", "notes")
 
 class ConfigError(ValueError):
     """A recipe or override file is malformed; the message names the file, the task and the key."""
+
+
 @dataclass(frozen=True)
 class TaskConfig:
     """A task resolved for one mode: everything the pipeline needs, and nothing hidden.
@@ -128,9 +130,10 @@ class TaskConfig:
 _CONFIG_FIELDS = tuple(f.name for f in fields(TaskConfig) if f.name not in ("mode", "extras"))
 _CONFIG_FIELDS = tuple(k if k != "sources" else "download_urls" for k in _CONFIG_FIELDS)
 # What a mode table (and a user override table) may set: everything but the task's identity.
-MODE_KEYS = tuple(
-    k for k in _CONFIG_FIELDS if k not in ("task_name", "version", "default_mode")
-) + METADATA_EXTRA_KEYS
+MODE_KEYS = (
+    tuple(k for k in _CONFIG_FIELDS if k not in ("task_name", "version", "default_mode"))
+    + METADATA_EXTRA_KEYS
+)
 TOP_KEYS = _CONFIG_FIELDS + METADATA_EXTRA_KEYS + REGISTRY_KEYS + ("modes",)
 OVERRIDE_KEYS = MODE_KEYS + ("sources",)
 

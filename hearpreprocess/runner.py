@@ -28,6 +28,7 @@ from hearpreprocess.config import (
     SAMPLE_RATES,
     ConfigError,
     TaskConfig,
+    is_extra_task,
     list_modes,
     list_tasks,
     load_task_config,
@@ -53,16 +54,22 @@ class RunReport:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m hearpreprocess.runner", description=__doc__)
+    p = argparse.ArgumentParser(
+        prog="python -m hearpreprocess.runner",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument(
         "tasks",
         nargs="+",
-        help=f"task names, 'all', or 'list' to print the catalogue; tasks: {', '.join(list_tasks())}",
+        help="task names, 'all' (the HEAR 2021 tasks), or 'list' to print the catalogue; "
+        f"tasks: {', '.join(list_tasks())}",
     )
     p.add_argument(
         "--include-extra",
         action="store_true",
-        help="with 'all', also build the extra tasks outside the HEAR 2021 set (spoken_digit, tones)",
+        help="with 'all', also build the extra tasks outside the HEAR 2021 set "
+        f"({', '.join(t for t in list_tasks() if is_extra_task(t))})",
     )
     p.add_argument("--mode", action="append", help="mode(s) to build (default: each task's)")
     p.add_argument("--sample-rate", type=int, action="append", choices=SAMPLE_RATES)

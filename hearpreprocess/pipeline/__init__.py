@@ -1,7 +1,8 @@
 """The generic Luigi graph shared by every task.
 
-DownloadedFile -> SourceFolder (per source) -> CorpusMetadata -> SplitMetadata -> AudioShard (per split
-and shard) -> TaskBundle -> TaskTarball (per sample rate) -> AllTasks. One atomic target per step.
+DownloadedFile -> SourceFolder (per source) -> CorpusMetadata -> SplitMetadata -> AudioShard
+(per split and shard) -> TaskBundle -> TaskTarball (per sample rate) -> AllTasks. One atomic
+target per step.
 """
 
 from hearpreprocess.pipeline.audio import AudioShard

@@ -116,4 +116,3 @@ class TaskBundle(TaskStep):
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         manifest["build"] = {"identity": target.identity, "sample_rates": target.sample_rates}
         bundle.write_json(manifest_path, manifest)
-

@@ -160,4 +160,3 @@ def source_folder(source: Source, work_dir: str, **settings) -> SourceFolder:
     """The step that lays out `source` (settings: task_name, mirror, builtin_mirror)."""
     remotes = [[r.url, r.checksum] for r in source.remotes]
     return SourceFolder(kind=source.kind, remotes=remotes, work_dir=work_dir, **settings)
-

@@ -60,9 +60,9 @@ class CorpusMetadata(TaskStep):
             where = ", ".join(f"{k} -> {v}" for k, v in folders.items())
             raise PipelineError(
                 f"task {cfg.bundle_name}: could not read the corpus metadata ({type(e).__name__}: "
-                f"{e}). Source folders: {where}. The archive may not be the version the "
-                f"recipe expects: check the checksums pinned in recipes/{cfg.task_name}.toml, or delete "
-                f"these folders and their downloads under {self.work_dir} and rerun."
+                f"{e}). Source folders: {where}. The sources may not be the version the "
+                f"recipe expects: check the checksums pinned in recipes/{cfg.task_name}.toml, or "
+                f"delete these folders and their downloads under {self.work_dir} and rerun."
             ) from e
         _write_folder(Path(self.output().path), rows, [report])
 

@@ -14,10 +14,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-
-from hearpreprocess.config import TaskConfig
 from fakes import FakeCorpus, SpotCheck, mirror_location
+
 from hearpreprocess.builtin.archives import seeded_rng, wav_bytes, write_zip
+from hearpreprocess.config import TaskConfig
 
 SR = 44100
 SECONDS = 3.0

@@ -19,10 +19,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-
-from hearpreprocess.config import TaskConfig
 from fakes import FakeCorpus, SpotCheck, mirror_location
+
 from hearpreprocess.builtin.archives import seeded_rng, wav_bytes, write_tar_gz, write_zip
+from hearpreprocess.config import TaskConfig
 
 SR = 16000
 TRAIN_WORDS = {

@@ -80,14 +80,14 @@ def test_every_declared_metric_is_scored(embeddings, config):
     _run("heareval.predictions.runner", str(task), "--grid", "faster", "--grid-points", "1")
     scores = json.loads((task / "test.predicted-scores.json").read_text())
     if config.split_mode == "trainvaltest":
-        folds = [scores]
+        folds = [scores["test"]]
     else:
         folds = [scores[f] for f in config.splits]
     for fold in folds:
         for metric in config.evaluation:
-            assert any(k == f"test_{metric}" or k.startswith(f"test_{metric}_") for k in fold), (
-                f"{config.bundle_name}: no test_{metric} in {sorted(fold)}"
-            )
+            assert any(
+                k == f"test_{metric}" or k.startswith(f"test_{metric}_") for k in fold
+            ), f"{config.bundle_name}: no test_{metric} in {sorted(fold)}"
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=[c.task_name for c in CONFIGS])

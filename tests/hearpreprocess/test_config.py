@@ -130,7 +130,9 @@ def test_override_file_with_a_misspelt_key_or_an_unknown_task_is_an_error(tmp_pa
     with pytest.raises(ConfigError, match=r"\[esc-50\] names no task; did you mean \[esc50\]"):
         read_overrides(unknown)
     good = tmp_path / "c.toml"
-    good.write_text('[esc50]\nsample_duration = 3.0\n[esc50.sources."https://x/y.zip"]\nmd5 = "0"\n')
+    good.write_text(
+        '[esc50]\nsample_duration = 3.0\n[esc50.sources."https://x/y.zip"]\nmd5 = "0"\n'
+    )
     assert read_overrides(good)["esc50"]["sample_duration"] == 3.0
 
 
@@ -157,12 +159,16 @@ split = "raw"
 kind = "file"
 url = "https://h/raw.wav?download=1"
 sha256 = "%s"
-"""
-        % ("1" * 32, "2" * 64, "3" * 64),
+""" % ("1" * 32, "2" * 64, "3" * 64),
     )
-    config = load_task_config("fake_task", "full", {"sources": {"https://h/a.z01": {"md5": "4" * 32}}})
+    config = load_task_config(
+        "fake_task", "full", {"sources": {"https://h/a.z01": {"md5": "4" * 32}}}
+    )
     parts, raw = config.sources[1:]
-    assert parts.kind == "multipart_zip" and [r.checksum for r in parts.remotes] == ["4" * 32, "2" * 64]
+    assert parts.kind == "multipart_zip" and [r.checksum for r in parts.remotes] == [
+        "4" * 32,
+        "2" * 64,
+    ]
     assert raw.kind == "file" and raw.remotes[0].filename == "raw.wav"
     records = config.task_metadata()["download_urls"]
     assert records[1]["parts"][1] == {"url": "https://h/a.zip", "sha256": "2" * 64}

@@ -1,8 +1,9 @@
 """One contract over every registered task and each of its modes: each must have a fake corpus.
 
-The fake (tests/fakes/<recipe>.py) is served from a loopback mirror and built twice from scratch (fresh work, tasks and
-tarball folders): the graph completes, splits and labels are as the fake declares, the fake's
-spot-checked clips are in their split with their labels, no clip is in two splits, every WAV is mono PCM16 at its rate and exact length, and both builds are identical.
+The fake (tests/fakes/<recipe>.py) is served from a loopback mirror and built twice from scratch
+(fresh work, tasks and tarball folders): the graph completes, splits and labels are as the fake
+declares, the fake's spot-checked clips are in their split with their labels, no clip is in two
+splits, every WAV is mono PCM16 at its rate and exact length, and both builds are identical.
 """
 
 from __future__ import annotations
@@ -14,11 +15,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import soundfile as sf
+from fakes import has_fake, make_fake_corpus
 
 from hearpreprocess import runner
 from hearpreprocess.config import SAMPLE_RATES, list_modes, list_tasks, load_task_config
-from fakes import has_fake, make_fake_corpus
-
 from hearpreprocess.mirror import MirrorServer
 
 CASES = [(t, m) for t in list_tasks() for m in list_modes(t)]

@@ -12,10 +12,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from hearpreprocess.download import file_md5
-from hearpreprocess.mirror import mirror_location
 from hearpreprocess.builtin.tones import write_archive
-from hearpreprocess.mirror import MirrorServer
+from hearpreprocess.download import file_md5
+from hearpreprocess.mirror import MirrorServer, mirror_location
 
 REPO = Path(__file__).resolve().parents[2]
 BUILTIN_URL = "https://builtin.hearbench/tones/tones-v1.zip"

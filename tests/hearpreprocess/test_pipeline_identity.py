@@ -8,7 +8,6 @@ import pandas as pd
 
 from hearpreprocess.config import load_task_config
 from hearpreprocess.pipeline import DownloadedFile
-from hearpreprocess.pipeline.download import source_folder
 from hearpreprocess.pipeline.audio import SHARD_SECONDS, plan_shards
 from hearpreprocess.pipeline.base import (
     audio_identity,
@@ -18,6 +17,7 @@ from hearpreprocess.pipeline.base import (
     split_identity,
     write_rows,
 )
+from hearpreprocess.pipeline.download import source_folder
 
 RATES = [16000, 48000]
 

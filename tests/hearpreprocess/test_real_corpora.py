@@ -19,8 +19,7 @@ import soundfile as sf
 
 from hearpreprocess import __version__
 from hearpreprocess.config import load_task_config
-from hearpreprocess.mirror import mirror_location
-from hearpreprocess.mirror import MirrorServer
+from hearpreprocess.mirror import MirrorServer, mirror_location
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 CORPORA = SHARED / "corpora"

@@ -6,9 +6,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+from fakes import make_fake_corpus, mirror_location
 
 from hearpreprocess.config import load_task_config
-from fakes import make_fake_corpus, mirror_location
 from hearpreprocess.recipes.dcase2016_task2 import audio_path, extract_metadata
 
 TASK = "dcase2016_task2"

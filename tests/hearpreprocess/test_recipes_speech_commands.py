@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from fakes import make_fake_corpus, mirror_location
 
 from hearpreprocess.config import load_task_config
-from fakes import make_fake_corpus, mirror_location
 from hearpreprocess.recipes.speech_commands import extract_metadata
 
 TASK = "speech_commands"

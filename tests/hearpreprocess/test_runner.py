@@ -17,10 +17,9 @@ import pytest
 import soundfile as sf
 
 from hearpreprocess import __version__, runner
-from hearpreprocess.download import file_md5
-from hearpreprocess.mirror import mirror_location
 from hearpreprocess.builtin.tones import write_archive
-from hearpreprocess.mirror import MirrorServer
+from hearpreprocess.download import file_md5
+from hearpreprocess.mirror import MirrorServer, mirror_location
 
 BUILTIN_URL = "https://builtin.hearbench/tones/tones-v1.zip"
 URL = "https://corpora.test/tones/tones-v1.zip"

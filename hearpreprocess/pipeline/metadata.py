@@ -57,7 +57,7 @@ class CorpusMetadata(TaskStep):
             rows, report = splits.prepare_metadata(rows, cfg.is_small)
         # Bad input shows up as these; anything else is a bug and keeps its own traceback.
         except (OSError, ValueError, KeyError) as e:
-            where = ", ".join(f"{k} -> {v}" for k, v in folders.items())
+            where = ", ".join(f"{s.key} -> {folders[s.key]} (from {s.url})" for s in cfg.sources)
             raise PipelineError(
                 f"task {cfg.bundle_name}: could not read the corpus metadata ({type(e).__name__}: "
                 f"{e}). Source folders: {where}. The sources may not be the version the "

@@ -25,6 +25,7 @@ from pathlib import Path
 import pandas as pd
 
 from hearpreprocess.config import TaskConfig
+from hearpreprocess.recipes.common import wav_rows
 
 # Bump when a rule below changes the rows: it rebuilds the metadata and everything after it.
 CODE_VERSION = 1
@@ -34,24 +35,12 @@ ROOT = "beijing_opera_percussion_instrument_1.0"
 
 def extract_metadata(sources: dict[str, Path], config: TaskConfig) -> pd.DataFrame:
     """One row per WAV directly in the corpus folder, labelled with its instrument."""
-    folder = Path(sources["train"]) / ROOT
-    if not folder.is_dir():
-        raise FileNotFoundError(
-            f"task {config.task_name}: folder {folder} is missing; the archive must hold "
-            f"{ROOT}/*.wav (re-extract the archive or check its md5)"
-        )
-    wavs = sorted(p for p in folder.glob("*.wav") if not p.name.startswith("._"))
-    if not wavs:
-        raise ValueError(
-            f"task {config.task_name}: no *.wav directly in {folder}; the archive is not the "
-            "one the recipe expects (check its md5)"
-        )
-    return pd.DataFrame(
-        {
-            "relpath": [str(p) for p in wavs],
-            "label": [label_of(p, config) for p in wavs],
-            "split": "train",
-        }
+    return wav_rows(
+        Path(sources["train"]) / ROOT,
+        config,
+        label_of,
+        recursive=False,
+        layout=f"{ROOT}/<id>__ajaysm__<instrument>-<NN>.wav",
     )
 
 

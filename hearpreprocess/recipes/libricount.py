@@ -23,6 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from hearpreprocess.config import TaskConfig
+from hearpreprocess.recipes.common import wav_rows
 
 # Bump when a rule below changes the rows: it rebuilds the metadata and everything after it.
 CODE_VERSION = 1
@@ -32,24 +33,12 @@ ROOT = "test"
 
 def extract_metadata(sources: dict[str, Path], config: TaskConfig) -> pd.DataFrame:
     """One row per mixture under test/, labelled with its speaker count."""
-    root = Path(sources["train"]) / ROOT
-    if not root.is_dir():
-        raise FileNotFoundError(
-            f"task {config.task_name}: folder {root} is missing; the archive must hold "
-            f"{ROOT}/<k>_<id>.wav (re-extract the archive or check its md5)"
-        )
-    wavs = sorted(p for p in root.rglob("*.wav") if not p.name.startswith("._"))
-    if not wavs:
-        raise ValueError(
-            f"task {config.task_name}: no *.wav under {root}; the archive is not the one the "
-            "recipe expects (check its md5)"
-        )
-    return pd.DataFrame(
-        {
-            "relpath": [str(p) for p in wavs],
-            "label": [count_of(p, config) for p in wavs],
-            "split": "train",
-        }
+    return wav_rows(
+        Path(sources["train"]) / ROOT,
+        config,
+        count_of,
+        recursive=True,
+        layout=f"{ROOT}/<k>_<id>.wav",
     )
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 import pandas as pd
 
 from hearpreprocess.config import TaskConfig
+from hearpreprocess.recipes.common import wav_rows
 
 # Bump when a rule below changes the rows: it rebuilds the metadata and everything after it.
 CODE_VERSION = 1
@@ -37,22 +38,12 @@ DIGITS = tuple(str(d) for d in range(10))
 
 def extract_metadata(sources: dict[str, Path], config: TaskConfig) -> pd.DataFrame:
     """One row per recordings/*.wav, labelled by its digit, split "train"."""
-    root = Path(sources["train"]) / RECORDINGS
-    if not root.is_dir():
-        raise FileNotFoundError(
-            f"task {config.task_name}: {root} is missing; v1.0.9.tar.gz must unpack to "
-            f"{RECORDINGS}/<digit>_<speaker>_<take>.wav (re-extract it or check its sha256)"
-        )
-    # TFDS walks recordings/ recursively and keeps every name ending in `.wav`.
-    paths = sorted(p for p in root.rglob("*.wav") if p.is_file())
-    if not paths:
-        raise ValueError(f"task {config.task_name}: no .wav file in {root}")
-    return pd.DataFrame(
-        {
-            "relpath": [str(p) for p in paths],
-            "label": [label_of(p, config) for p in paths],
-            "split": "train",
-        }
+    return wav_rows(
+        Path(sources["train"]) / RECORDINGS,
+        config,
+        label_of,
+        recursive=True,  # as TFDS, which walks recordings/ recursively
+        layout=f"{RECORDINGS}/<digit>_<speaker>_<take>.wav",
     )
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 import pandas as pd
 
 from hearpreprocess.config import TaskConfig
+from hearpreprocess.recipes.common import wav_rows
 
 # Bump when a rule below changes the rows: it rebuilds the metadata and everything after it.
 CODE_VERSION = 1
@@ -49,21 +50,12 @@ GENRES = (
 
 def extract_metadata(sources: dict[str, Path], config: TaskConfig) -> pd.DataFrame:
     """One row per `*.wav` under genres/, labelled by its file-name prefix, split "train"."""
-    root = Path(sources["train"]) / ROOT
-    if not root.is_dir():
-        raise FileNotFoundError(
-            f"task {config.task_name}: {root} is missing; genres.tar.gz must unpack to "
-            "genres/<genre>/<genre>.<NNNNN>.wav (re-extract it or check its sha256)"
-        )
-    paths = sorted(p for p in root.rglob("*.wav") if p.is_file())
-    if not paths:
-        raise ValueError(f"task {config.task_name}: no .wav file under {root}")
-    return pd.DataFrame(
-        {
-            "relpath": [str(p) for p in paths],
-            "label": [label_of(p, config) for p in paths],
-            "split": "train",
-        }
+    return wav_rows(
+        Path(sources["train"]) / ROOT,
+        config,
+        label_of,
+        recursive=True,
+        layout="genres/<genre>/<genre>.<NNNNN>.wav",
     )
 
 

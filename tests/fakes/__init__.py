@@ -64,3 +64,17 @@ def make_fake_corpus(mirror_root: Path, config: TaskConfig) -> FakeCorpus:
     """Write the fake corpus of `config`'s recipe for its sources under `mirror_root`."""
     module = importlib.import_module(f"fakes.{config.recipe}")
     return module.make_fake_corpus(Path(mirror_root), config)
+
+
+def extract_sources(config: TaskConfig, mirror_root: Path, dest: Path) -> dict[str, Path]:
+    """Unpack the config's archive sources from a mirror folder into `dest/<key>`, as the
+    pipeline lays them out for the recipe; returns {source key: folder}."""
+    from hearpreprocess.archive import extract_archive
+
+    folders = {}
+    for source in config.sources:
+        if source.kind != "archive":
+            raise ValueError(f"extract_sources unpacks archives only, not a {source.kind}")
+        extract_archive(mirror_location(mirror_root, source.url), Path(dest) / source.key)
+        folders[source.key] = Path(dest) / source.key
+    return folders

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 import soundfile as sf
-from fakes import make_fake_corpus, mirror_location
+from fakes import extract_sources, make_fake_corpus, mirror_location
 from fakes.beijing_opera import INSTRUMENTS
 
-from hearpreprocess.archive import extract_archive
 from hearpreprocess.audio import read_audio
 from hearpreprocess.config import load_task_config
 from hearpreprocess.recipes.beijing_opera import ROOT, extract_metadata, label_of
@@ -19,20 +18,12 @@ TASK = "beijing_opera"
 CORPORA = Path(__file__).resolve().parents[2].parent / "shared" / "corpora"
 
 
-def _extract(config, mirror: Path, dest: Path) -> dict[str, Path]:
-    folders = {}
-    for source in config.sources:
-        extract_archive(mirror_location(mirror, source.url), dest / source.key)
-        folders[source.key] = dest / source.key
-    return folders
-
-
 @pytest.fixture(scope="module", params=["full", "small"])
 def fake(request, tmp_path_factory):
     config = load_task_config(TASK, request.param)
     root = tmp_path_factory.mktemp(f"fake-{request.param}")
     corpus = make_fake_corpus(root / "mirror", config)
-    df = extract_metadata(_extract(config, root / "mirror", root / "x"), config)
+    df = extract_metadata(extract_sources(config, root / "mirror", root / "x"), config)
     return config, corpus, df
 
 
@@ -95,7 +86,7 @@ def test_only_wavs_directly_in_the_folder_are_read(tmp_path):
 
 def test_missing_folder_or_no_wavs_is_a_clear_error(tmp_path):
     config = load_task_config(TASK, "full")
-    with pytest.raises(FileNotFoundError, match=rf"beijing_opera.*{ROOT}.*md5"):
+    with pytest.raises(FileNotFoundError, match=rf"beijing_opera.*{ROOT}.*checksum"):
         extract_metadata({"train": tmp_path}, config)
     (tmp_path / ROOT).mkdir()
     with pytest.raises(ValueError, match=r"beijing_opera: no \*\.wav directly in"):
@@ -107,7 +98,7 @@ def test_real_small_archive(tmp_path):
     archive = mirror_location(CORPORA, config.sources[0].url)
     if not archive.is_file():
         pytest.skip(f"real small corpus missing: {archive} (needs ../shared/corpora)")
-    df = extract_metadata(_extract(config, CORPORA, tmp_path), config)
+    df = extract_metadata(extract_sources(config, CORPORA, tmp_path), config)
     # TASKS.md §3.5: 20 clips, 11 of them 32-bit float, 9 16-bit PCM; four instruments at most.
     assert len(df) == 20
     assert set(df["label"]) <= set(INSTRUMENTS)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
-from fakes import make_fake_corpus, mirror_location
+from fakes import extract_sources, make_fake_corpus, mirror_location
 
 from hearpreprocess.config import load_task_config
 from hearpreprocess.recipes.esc50 import extract_metadata
@@ -16,18 +15,12 @@ SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 CORPORA = SHARED / "corpora"
 
 
-def _extract(config, mirror: Path, dest: Path) -> dict[str, Path]:
-    (source,) = config.sources
-    shutil.unpack_archive(mirror_location(mirror, source.url), dest / source.key)
-    return {source.key: dest / source.key}
-
-
 @pytest.fixture(scope="module", params=["full", "small"])
 def fake(request, tmp_path_factory):
     config = load_task_config(TASK, request.param)
     root = tmp_path_factory.mktemp(f"fake-{request.param}")
     corpus = make_fake_corpus(root / "mirror", config)
-    df = extract_metadata(_extract(config, root / "mirror", root / "x"), config)
+    df = extract_metadata(extract_sources(config, root / "mirror", root / "x"), config)
     return config, corpus, df
 
 
@@ -73,7 +66,7 @@ def test_real_small_folds_and_labels(tmp_path):
     archive = mirror_location(CORPORA, config.sources[0].url)
     if not archive.is_file():
         pytest.skip(f"real small corpus missing: {archive} (needs ../shared/corpora)")
-    df = extract_metadata(_extract(config, CORPORA, tmp_path), config)
+    df = extract_metadata(extract_sources(config, CORPORA, tmp_path), config)
     # The CSV is whole: 2,000 clips, 400 per fold, 50 classes of 40.
     assert len(df) == 2000
     assert df["split"].value_counts().to_dict() == {f"fold{i:02d}": 400 for i in range(5)}

@@ -6,9 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from fakes import make_fake_corpus, mirror_location
+from fakes import extract_sources, make_fake_corpus, mirror_location
 
-from hearpreprocess.archive import extract_archive
 from hearpreprocess.bundle import coerce_labels
 from hearpreprocess.config import load_task_config
 from hearpreprocess.recipes.libricount import count_of, extract_metadata
@@ -17,20 +16,12 @@ TASK = "libricount"
 CORPORA = Path(__file__).resolve().parents[2].parent / "shared" / "corpora"
 
 
-def _extract(config, mirror: Path, dest: Path) -> dict[str, Path]:
-    folders = {}
-    for source in config.sources:
-        extract_archive(mirror_location(mirror, source.url), dest / source.key)
-        folders[source.key] = dest / source.key
-    return folders
-
-
 @pytest.fixture(scope="module", params=["full", "small"])
 def fake(request, tmp_path_factory):
     config = load_task_config(TASK, request.param)
     root = tmp_path_factory.mktemp(f"fake-{request.param}")
     corpus = make_fake_corpus(root / "mirror", config)
-    folders = _extract(config, root / "mirror", root / "x")
+    folders = extract_sources(config, root / "mirror", root / "x")
     return config, corpus, folders, extract_metadata(folders, config)
 
 
@@ -104,7 +95,7 @@ def test_search_is_rooted_at_test_and_recursive(tmp_path):
 
 def test_missing_test_folder_or_no_wavs_is_a_clear_error(tmp_path):
     config = load_task_config(TASK, "full")
-    with pytest.raises(FileNotFoundError, match=r"libricount: folder .*test is missing.*md5"):
+    with pytest.raises(FileNotFoundError, match=r"libricount: folder .*test is missing.*checksum"):
         extract_metadata({"train": tmp_path}, config)
     (tmp_path / "test").mkdir()
     (tmp_path / "test" / "0_aa.json").write_text("[]")
@@ -117,7 +108,7 @@ def test_real_small_archive(tmp_path):
     archive = mirror_location(CORPORA, config.sources[0].url)
     if not archive.is_file():
         pytest.skip(f"real small corpus missing: {archive} (needs ../shared/corpora)")
-    folders = _extract(config, CORPORA, tmp_path)
+    folders = extract_sources(config, CORPORA, tmp_path)
     df = extract_metadata(folders, config)
     assert len(df) > 0
     assert set(df["label"]) <= {str(k) for k in range(11)}

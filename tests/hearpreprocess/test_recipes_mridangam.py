@@ -8,9 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from fakes import make_fake_corpus, mirror_location
+from fakes import extract_sources, make_fake_corpus, mirror_location
 
-from hearpreprocess.archive import extract_archive
 from hearpreprocess.config import load_task_config
 from hearpreprocess.recipes import extract_metadata, mridangam
 from hearpreprocess.recipes.mridangam import ROOT, STROKES, TONICS, label_of
@@ -20,19 +19,17 @@ CORPORA = Path(__file__).resolve().parents[2].parent / "shared" / "corpora"
 CASES = [(t, m) for t in ("mridangam_stroke", "mridangam_tonic") for m in ("full", "small")]
 
 
-def _extract(config, mirror: Path, dest: Path) -> dict[str, Path]:
-    (source,) = config.sources
-    extract_archive(mirror_location(mirror, source.url), dest / source.key)
-    return {source.key: dest / source.key}
-
-
 @pytest.fixture(scope="module", params=CASES, ids=[f"{t}-{m}" for t, m in CASES])
 def fake(request, tmp_path_factory):
     task, mode = request.param
     config = load_task_config(task, mode)
     root = tmp_path_factory.mktemp(f"{task}-{mode}")
     corpus = make_fake_corpus(root / "mirror", config)
-    return config, corpus, extract_metadata(_extract(config, root / "mirror", root / "x"), config)
+    return (
+        config,
+        corpus,
+        extract_metadata(extract_sources(config, root / "mirror", root / "x"), config),
+    )
 
 
 def test_configs_differ_only_in_name_and_label():
@@ -138,6 +135,6 @@ def test_real_small_labels(tmp_path, task):
     archive = mirror_location(CORPORA, config.sources[0].url)
     if not archive.is_file():
         pytest.skip(f"real small corpus missing: {archive} (needs ../shared/corpora)")
-    df = extract_metadata(_extract(config, CORPORA, tmp_path), config)
+    df = extract_metadata(extract_sources(config, CORPORA, tmp_path), config)
     assert len(df) > 0 and df["relpath"].map(lambda p: Path(p).is_file()).all()
     assert set(df["label"]) <= (STROKES if task == "mridangam_stroke" else TONICS)

@@ -6,10 +6,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from fakes import make_fake_corpus, mirror_location
+from fakes import extract_sources, make_fake_corpus, mirror_location
 
 from hearpreprocess import splits
-from hearpreprocess.archive import extract_archive
 from hearpreprocess.config import load_task_config, read_card
 from hearpreprocess.recipes.tfds_export import extract_metadata
 
@@ -22,14 +21,6 @@ REAL = {
     "spoken_digit": (2500, 100, 10),
     "tfds_crema_d": (5144 + 1556 + 738, 60, 6),
 }
-
-
-def _extract(config, mirror: Path, dest: Path) -> dict[str, Path]:
-    folders = {}
-    for source in config.sources:
-        extract_archive(mirror_location(mirror, source.url), dest / source.key)
-        folders[source.key] = dest / source.key
-    return folders
 
 
 def _build_rows(config, folders) -> pd.DataFrame:
@@ -45,7 +36,7 @@ def fake(request, tmp_path_factory):
     config = load_task_config(request.param, "small")
     root = tmp_path_factory.mktemp(f"fake-{request.param}")
     corpus = make_fake_corpus(root / "mirror", config)
-    folders = _extract(config, root / "mirror", root / "x")
+    folders = extract_sources(config, root / "mirror", root / "x")
     return config, corpus, folders
 
 
@@ -134,7 +125,7 @@ def test_real_small_zips(task, tmp_path):
     absent = [a for a in archives if not a.is_file()]
     if absent:
         pytest.skip(f"real small corpus missing: {absent[0]} (needs ../shared/corpora)")
-    folders = _extract(config, CORPORA, tmp_path)
+    folders = extract_sources(config, CORPORA, tmp_path)
     df = extract_metadata(folders, config, **config.recipe_params)
     n_rows, n_clips, n_labels = REAL[task]
     assert (len(df), df["label"].nunique()) == (n_rows, n_labels)
@@ -149,7 +140,9 @@ def test_real_spoken_digit_labels_and_stems(tmp_path):
     archive = mirror_location(CORPORA, config.sources[0].url)
     if not archive.is_file():
         pytest.skip(f"real small corpus missing: {archive} (needs ../shared/corpora)")
-    df = extract_metadata(_extract(config, CORPORA, tmp_path), config, **config.recipe_params)
+    df = extract_metadata(
+        extract_sources(config, CORPORA, tmp_path), config, **config.recipe_params
+    )
     row = df[df["unique_filestem"] == "tfds_id_spoken-digit-train-tfrecord-00000-of-00001-0"]
     assert (row["label"].iloc[0], row["split"].iloc[0]) == ("2", "train")
     assert df["label"].value_counts().eq(250).all()

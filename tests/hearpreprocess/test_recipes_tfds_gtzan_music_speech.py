@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from fakes import make_fake_corpus, mirror_location
+from fakes import extract_sources, make_fake_corpus
 
-from hearpreprocess.archive import extract_archive
 from hearpreprocess.config import load_task_config
 from hearpreprocess.recipes.tfds_gtzan_music_speech import extract_metadata, label_of
 
@@ -23,9 +22,8 @@ def config():
 def fake(config, tmp_path_factory):
     root = tmp_path_factory.mktemp("fake")
     corpus = make_fake_corpus(root / "mirror", config)
-    (source,) = config.sources
-    extract_archive(mirror_location(root / "mirror", source.url), root / "train")
-    return corpus, root / "train", extract_metadata({"train": root / "train"}, config)
+    folders = extract_sources(config, root / "mirror", root)
+    return corpus, folders["train"], extract_metadata(folders, config)
 
 
 def test_fake_rows(fake):

@@ -12,10 +12,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import soundfile as sf
-from fakes import make_fake_corpus, mirror_location
+from fakes import extract_sources, make_fake_corpus, mirror_location
 from fakes.vocal_imitation import LABELS, imitation_name, tsv_rows
 
-from hearpreprocess.archive import extract_archive
 from hearpreprocess.config import load_task_config
 from hearpreprocess.recipes.vocal_imitation import extract_metadata
 from hearpreprocess.splits import create_splits, prepare_metadata
@@ -25,16 +24,10 @@ CORPORA = Path(__file__).resolve().parents[2].parent / "shared" / "corpora"
 ROOT = "VocalImitationSet"
 
 
-def _extract(config, mirror: Path, dest: Path) -> dict[str, Path]:
-    (source,) = config.sources
-    extract_archive(mirror_location(mirror, source.url), dest / source.key)
-    return {source.key: dest / source.key}
-
-
 def _build(mode: str, root: Path):
     config = load_task_config(TASK, mode)
     corpus = make_fake_corpus(root / "mirror", config)
-    sources = _extract(config, root / "mirror", root / "x")
+    sources = extract_sources(config, root / "mirror", root / "x")
     return config, corpus, extract_metadata(sources, config), sources
 
 
@@ -191,7 +184,7 @@ def test_real_small_join(tmp_path):
     archive = mirror_location(CORPORA, config.sources[0].url)
     if not archive.is_file():
         pytest.skip(f"real small corpus missing: {archive} (needs ../shared/corpora)")
-    df = extract_metadata(_extract(config, CORPORA, tmp_path), config)
+    df = extract_metadata(extract_sources(config, CORPORA, tmp_path), config)
     # The TSV is whole (5,601 included rows); the zip holds few of their WAVs.
     assert len(df) == 5601 and df["label"].nunique() == 302
     present = df[df["relpath"].map(lambda p: Path(p).is_file())]

@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from fakes import make_fake_corpus, mirror_location
+from fakes import extract_sources, make_fake_corpus, mirror_location
 from fakes.vox_lingua_top10 import FULL_CLIPS, FULL_KEPT, SMALL_CLIPS, SMALL_KEPT
 
-from hearpreprocess.archive import extract_archive
 from hearpreprocess.config import load_task_config
 from hearpreprocess.recipes.vox_lingua_top10 import extract_metadata, top_labels
 
@@ -19,20 +18,12 @@ TASK = "vox_lingua_top10"
 CORPORA = Path(__file__).resolve().parents[2].parent / "shared" / "corpora"
 
 
-def _extract(config, mirror: Path, dest: Path) -> dict[str, Path]:
-    folders = {}
-    for source in config.sources:
-        extract_archive(mirror_location(mirror, source.url), dest / source.key)
-        folders[source.key] = dest / source.key
-    return folders
-
-
 @pytest.fixture(scope="module", params=["full", "small"])
 def fake(request, tmp_path_factory):
     config = load_task_config(TASK, request.param)
     root = tmp_path_factory.mktemp(f"fake-{request.param}")
     corpus = make_fake_corpus(root / "mirror", config)
-    folders = _extract(config, root / "mirror", root / "x")
+    folders = extract_sources(config, root / "mirror", root / "x")
     return config, corpus, folders, extract_metadata(folders, config)
 
 
@@ -116,7 +107,7 @@ def test_real_small_archive(tmp_path):
     archive = mirror_location(CORPORA, config.sources[0].url)
     if not archive.is_file():
         pytest.skip(f"real small corpus missing: {archive} (needs ../shared/corpora)")
-    df = extract_metadata(_extract(config, CORPORA, tmp_path), config)
+    df = extract_metadata(extract_sources(config, CORPORA, tmp_path), config)
     assert 0 < df["label"].nunique() <= 10
     assert (df["relpath"].map(lambda p: Path(p).parent.name) == df["label"]).all()
     # TASKS.md §3.16: the fixture has its language folders at the zip root.

@@ -57,6 +57,10 @@ class UnsafeArchiveError(ArchiveError):
     """A member would be written outside the destination, or is a device file."""
 
 
+class MissingToolError(ArchiveError):
+    """The archive is fine, but the program that decompresses it is not installed."""
+
+
 def extract_archive(archive: str | os.PathLike, dest: str | os.PathLike) -> None:
     """Unpack `archive` into `dest` (created if missing), keeping member names verbatim.
 
@@ -257,7 +261,7 @@ def _extract_rar(archive: Path, dest: Path) -> None:
     try:
         rarfile.tool_setup(**_RAR_TOOLS, force=True)
     except rarfile.RarCannotExec as error:
-        raise ArchiveError(
+        raise MissingToolError(
             f"archive {archive} is a rar archive and its decompressor `unar` is not installed: "
             f"install it ({_RAR_INSTALL}) and run again"
         ) from error

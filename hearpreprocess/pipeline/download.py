@@ -13,7 +13,7 @@ from pathlib import Path
 import luigi
 
 from hearpreprocess import builtin
-from hearpreprocess.archive import extract_archive
+from hearpreprocess.archive import MissingToolError, extract_archive
 from hearpreprocess.atomic import atomic_path, link_or_copy
 from hearpreprocess.config import digest
 from hearpreprocess.download import download
@@ -131,6 +131,8 @@ class SourceFolder(_SourceStep):
                     raise PipelineError(f"task {self.task_name}: unknown source kind {self.kind}")
         except PipelineError:
             raise
+        except MissingToolError as e:  # nothing wrong with the files: say what to install
+            raise PipelineError(f"task {self.task_name}: {e}") from e
         except Exception as e:
             names = ", ".join(str(f) for f in files)
             raise PipelineError(

@@ -187,3 +187,33 @@ def test_listed_file_missing_is_an_error_in_full_mode_and_reported_in_small(tmp_
     report = json.loads((tmp_path / "tasks" / config.bundle_name / "report.json").read_text())
     dropped = {r["unique_filestem"]: r for r in report["metadata"] if r["action"] == "dropped"}
     assert stem in dropped and "missing" in dropped[stem]["reason"]
+
+
+def test_rar_without_its_backend_says_what_to_install_and_keeps_the_download(
+    tmp_path, monkeypatch, capsys
+):
+    """The archive is fine (its checksum matched): the message says to install unar, not to
+    delete it, and the verified download is kept for the rerun."""
+    root = tmp_path / "mirror"
+    url = "https://corpora.test/rar/tones.rar"
+    archive = mirror_location(root, url)
+    archive.write_bytes(b"Rar!\x1a\x07\x01\x00" + bytes(200))  # a RAR5 signature, then nothing
+    recipes = tmp_path / "recipes"
+    recipes.mkdir()
+    for name in ("tones.toml", "tones.py"):
+        (recipes / name).write_bytes((config_module.RECIPES_DIR / name).read_bytes())
+    parts = SPLIT_TOML.split("[modes.small]")[0].replace("split_tones", "rar_tones")
+    record = f'[[modes.small.download_urls]]\nsplit = "train"\nurl = "{url}"\n'
+    record += f'md5 = "{file_md5(archive)}"\n'
+    (recipes / "rar_tones.toml").write_text(f"{parts}[modes.small]\n{record}")
+    monkeypatch.setattr(config_module, "RECIPES_DIR", recipes)
+    empty_bin = tmp_path / "bin"
+    empty_bin.mkdir()
+    monkeypatch.setenv("PATH", str(empty_bin))
+    with MirrorServer(root) as server:
+        assert runner.main(_argv(tmp_path, "rar_tones", "small", server.url, "work")) == 1
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("NOT BUILT"))
+    assert line.startswith("NOT BUILT: rar_tones-v1-small: SourceFolder failed: task ")
+    assert "apt-get install unar" in line and "delete" not in line
+    downloaded = tmp_path / "work" / "downloads" / file_md5(archive) / "tones.rar"
+    assert downloaded.is_file(), "the verified download was thrown away"

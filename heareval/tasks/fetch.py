@@ -100,18 +100,19 @@ def fetch_file(
             written in that case.
     """
     tarball = tarball_path(dest, file)
+    url = mirror_url(file.url, mirror)
     try:
         download(
-            mirror_url(file.url, mirror), tarball, file.md5, size=file.size, session=session,
+            url, tarball, file.md5, size=file.size, session=session,
             retries=retries, backoff=backoff, progress=progress,
         )  # fmt: skip
     except DownloadError as error:
-        raise FetchError(_download_problem(file, tarball, error)) from None
+        raise FetchError(_download_problem(file, url, tarball, error)) from None
     scratch = dest / f".extract-{file.key}"
     # One fetch at a time per destination: scratch left here is from a run that was killed.
     shutil.rmtree(scratch, ignore_errors=True)
     try:
-        names = _unpack(file, tarball, scratch, dest)
+        names = _unpack(file, record_id, tarball, scratch, dest)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     tarball.unlink()
@@ -133,7 +134,9 @@ def find_bundles(folder: Path) -> list[Path]:
     return found
 
 
-def _unpack(file: RecordFile, tarball: Path, scratch: Path, dest: Path) -> list[str]:
+def _unpack(
+    file: RecordFile, record_id: str, tarball: Path, scratch: Path, dest: Path
+) -> list[str]:
     what = f"{file.bundle}: {tarball}"
     try:
         extract_archive(tarball, scratch)
@@ -176,8 +179,26 @@ def _unpack(file: RecordFile, tarball: Path, scratch: Path, dest: Path) -> list[
         with atomic_path(dest / bundle.name) as tmp:
             os.replace(bundle, tmp)
         entries[bundle.name] = {
-            "bundle": bundle.name, "record": record_id_of(file), "key": file.key,
+            "bundle": bundle.name, "record": record_id, "key": file.key,
             "md5": file.md5, "size": file.size, "url": file.url, "fetched_at": fetched_at,
         }  # fmt: skip
     record_fetched(dest, entries)
     return names
+
+
+def _download_problem(file: RecordFile, url: str, tarball: Path, error: DownloadError) -> str:
+    """Our own advice: download()'s messages speak of recipes, which this command has none of."""
+    what = f"{file.bundle}: downloading {file.key} from {url} failed: {error.reason}"
+    part = tarball.with_name(tarball.name + ".part")
+    if "mismatch" in error.reason:
+        return (
+            f"{what}, so the file does not match record's size and md5 and was deleted (nothing "
+            "was extracted): run the same command again to download it afresh; if it fails "
+            "again, the mirror (--mirror) or the record is wrong"
+        )
+    if part.is_file() and part.stat().st_size:
+        return (
+            f"{what}; the {part.stat().st_size} bytes downloaded so far are kept in {part}: run "
+            "the same command again to resume, or pass --mirror URL"
+        )
+    return f"{what}; check the network, --record and --mirror, then run the same command again"

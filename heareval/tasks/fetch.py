@@ -108,11 +108,21 @@ def fetch_file(
         )  # fmt: skip
     except DownloadError as error:
         raise FetchError(_download_problem(file, url, tarball, error)) from None
+    except OSError as error:  # e.g. the disk filled up after the space check
+        raise FetchError(
+            f"{file.bundle}: cannot write {tarball} ({error}): free some space or pass another "
+            "--dest, then run the same command again to resume"
+        ) from None
     scratch = dest / f".extract-{file.key}"
     # One fetch at a time per destination: scratch left here is from a run that was killed.
     shutil.rmtree(scratch, ignore_errors=True)
     try:
         names = _unpack(file, record_id, tarball, scratch, dest)
+    except OSError as error:
+        raise FetchError(
+            f"{file.bundle}: unpacking {tarball} failed ({error}); no bundle folder was written "
+            "and the tarball is kept: free some space, then run the same command again"
+        ) from None
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     tarball.unlink()
@@ -192,9 +202,9 @@ def _download_problem(file: RecordFile, url: str, tarball: Path, error: Download
     part = tarball.with_name(tarball.name + ".part")
     if "mismatch" in error.reason:
         return (
-            f"{what}, so the file does not match record's size and md5 and was deleted (nothing "
-            "was extracted): run the same command again to download it afresh; if it fails "
-            "again, the mirror (--mirror) or the record is wrong"
+            f"{what}: the download does not match the record and was deleted (nothing was "
+            "extracted): run the same command again to download it afresh; if it fails again, "
+            "the mirror (--mirror) or the record is wrong"
         )
     if part.is_file() and part.stat().st_size:
         return (

@@ -8,7 +8,6 @@ replaced, and the free disk space is checked against what the rest will take.
 from __future__ import annotations
 
 import difflib
-import math
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,9 +16,10 @@ from heareval.bundle import is_bundle
 from heareval.tasks.fetch import tarball_path
 from heareval.tasks.zenodo import Record, RecordFile
 
-# Unpacked size per byte of tarball. The bundles are 16-bit PCM WAVs, which gzip barely shrinks
-# (a few per cent); 1.1 leaves room for that and for the file system's per-file overhead.
-UNPACKED_PER_TARBALL_BYTE = 1.1
+# Unpacked size per byte of tarball, in tenths (1.1), kept integral so that sizes stay exact.
+# The bundles are 16-bit PCM WAVs, which gzip barely shrinks (a few per cent); 1.1 leaves room
+# for that and for the file system's per-file overhead.
+UNPACKED_TENTHS_PER_TARBALL_BYTE = 11
 
 
 class SelectionError(Exception):
@@ -123,7 +123,7 @@ def space_needed(files: list[RecordFile], dest: Path) -> tuple[int, int, int]:
     every bundle unpacked (1.1 x its tarball's size) plus the largest tarball still to
     download; bytes of it already downloaded by an earlier run are already taken, not needed.
     """
-    unpacked = sum(math.ceil(f.size * UNPACKED_PER_TARBALL_BYTE) for f in files)
+    unpacked = sum(-(-f.size * UNPACKED_TENTHS_PER_TARBALL_BYTE // 10) for f in files)
     download = max((f.size - _bytes_on_disk(tarball_path(dest, f)) for f in files), default=0)
     download = max(download, 0)
     return unpacked + download, download, unpacked

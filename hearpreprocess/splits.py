@@ -67,7 +67,9 @@ def prepare_metadata(df: pd.DataFrame, small: bool) -> tuple[pd.DataFrame, pd.Da
     """Add default stems and split keys, validate, sort and shuffle deterministically.
 
     Args:
-        df: the recipe's rows (`relpath`, `label`, `split`[, `start`, `end`, ...]).
+        df: the recipe's rows (`relpath`, `label`, `split`[, `start`, `end`, ...]). A recipe that
+            must leave rows out by a corpus rule (e.g. clips known to be mislabelled) keeps them
+            and gives a non-empty `drop_reason`: they are dropped first and reported with it.
         small: small mode, where rows whose file is missing are dropped rather than an error.
 
     Returns:
@@ -77,7 +79,7 @@ def prepare_metadata(df: pd.DataFrame, small: bool) -> tuple[pd.DataFrame, pd.Da
         SplitError: a stem contains "/" or stems and relpaths do not map 1:1.
         FileNotFoundError: referenced files are missing (not small mode).
     """
-    df = df.copy()
+    df, by_rule = _drop_by_rule(df)
     default_stems = df["relpath"].map(lambda p: Path(p).stem)
     if "unique_filestem" not in df.columns:
         df["unique_filestem"] = default_stems
@@ -109,7 +111,23 @@ def prepare_metadata(df: pd.DataFrame, small: bool) -> tuple[pd.DataFrame, pd.Da
             "Re-extract the corpus or fix the recipe."
         )
     report = _report(df[is_missing], "dropped", "audio file missing (small mode)")
+    report = pd.concat([by_rule, report], ignore_index=True) if len(by_rule) else report
     return df[~is_missing].reset_index(drop=True), report
+
+
+def _drop_by_rule(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Rows the recipe marked with a `drop_reason`, split off before anything else (as HEAR 2021
+    dropped them in the recipe, before its shuffle), and the report of them."""
+    if "drop_reason" not in df.columns:
+        return df.copy(), empty_report(df)
+    reason = df["drop_reason"].fillna("").astype(str)
+    marked = reason.str.strip() != ""
+    dropped = df[marked].drop(columns="drop_reason")
+    stems = dropped["relpath"].map(lambda p: Path(p).stem)
+    if "unique_filestem" in dropped.columns:
+        stems = dropped["unique_filestem"].where(dropped["unique_filestem"].notna(), stems)
+    report = _report(dropped.assign(unique_filestem=stems), "dropped", reason[marked])
+    return df[~marked].drop(columns="drop_reason").reset_index(drop=True), report
 
 
 def _check_stems(df: pd.DataFrame) -> None:

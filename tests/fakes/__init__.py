@@ -14,6 +14,7 @@ whose real clips are long) and on `config.task_name` (tasks sharing one recipe).
 from __future__ import annotations
 
 import importlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,16 +45,28 @@ class FakeCorpus:
         split_counts: split name -> number of clips after splitting and mode caps.
         labels: the label vocabulary the bundle must end up with.
         spot_checks: a few clips whose split and labels the bundle must show.
+        config_overrides: top-level config keys the fake changes so that a test stays small and
+            fast (e.g. `{"sample_duration": 2.0}` for a task whose real clips last 600 s); tests
+            build the fake with them, and its counts assume them.
     """
 
     md5: dict[str, str] = field(default_factory=dict)
     split_counts: dict[str, int] = field(default_factory=dict)
     labels: set = field(default_factory=set)
     spot_checks: list[SpotCheck] = field(default_factory=list)
+    config_overrides: dict[str, Any] = field(default_factory=dict)
 
     def overrides(self) -> dict:
-        """Config overrides that make the pipeline accept the fake files' checksums."""
-        return {"sources": {url: {"md5": md5} for url, md5 in self.md5.items()}}
+        """Config overrides that build the fake: its config changes, and its files' checksums."""
+        sources = {url: {"md5": md5} for url, md5 in self.md5.items()}
+        return {**self.config_overrides, "sources": sources}
+
+    def overrides_toml(self, task: str) -> str:
+        """The same as a --config-overrides file's table for `task`."""
+        lines = [f"[{task}]"] + [f"{k} = {json.dumps(v)}" for k, v in self.config_overrides.items()]
+        for url, md5 in self.md5.items():
+            lines += [f'[{task}.sources."{url}"]', f'md5 = "{md5}"']
+        return "\n".join(lines) + "\n"
 
 
 def has_fake(config: TaskConfig) -> bool:

@@ -61,11 +61,8 @@ def embeddings(tmp_path_factory) -> Path:
     real = [c for c in CONFIGS if CORPORA.is_dir() and _is_real(c)]
     fake = [c for c in CONFIGS if c not in real]
     _build(real, CORPORA, out, None)
-    lines = []
-    for config in fake:
-        corpus = make_fake_corpus(out / "mirror", config)
-        lines += [f'[{config.task_name}.sources."{u}"]\nmd5 = "{m}"' for u, m in corpus.md5.items()]
-    (out / "overrides.toml").write_text("\n".join(lines) + "\n")
+    tables = [make_fake_corpus(out / "mirror", c).overrides_toml(c.task_name) for c in fake]
+    (out / "overrides.toml").write_text("".join(tables))
     _build(fake, out / "mirror", out, out / "overrides.toml")
     _run(
         "heareval.embeddings.runner", MODEL, "--tasks-dir", str(out / "tasks"), "--task", "all",

@@ -24,12 +24,6 @@ from hearpreprocess.mirror import MirrorServer
 CASES = [(t, m) for t in list_tasks() for m in list_modes(t)]
 
 
-def _overrides_file(path: Path, task: str, md5: dict[str, str]) -> Path:
-    lines = [f'[{task}.sources."{url}"]\nmd5 = "{m}"' for url, m in md5.items()]
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
 def _build(tmp: Path, task: str, mode: str, mirror_url: str, overrides: Path) -> Path:
     argv = [task, f"--mode={mode}", f"--mirror={mirror_url}", f"--config-overrides={overrides}"]
     argv += [f"--work-dir={tmp / 'work'}", f"--tasks-dir={tmp / 'tasks'}"]
@@ -48,7 +42,9 @@ def test_contract(task, mode, tmp_path):
     )
     fake = make_fake_corpus(tmp_path / "mirror", config)
     assert fake.spot_checks, f"the fake of {task} (mode {mode}) declares no spot-checked clips"
-    overrides = _overrides_file(tmp_path / "overrides.toml", task, fake.md5)
+    overrides = tmp_path / "overrides.toml"
+    overrides.write_text(fake.overrides_toml(task))
+    config = load_task_config(task, mode, fake.overrides())  # what the fake builds
     with MirrorServer(tmp_path / "mirror") as mirror:
         first = _build(tmp_path / "a", task, mode, mirror.url, overrides)
         second = _build(tmp_path / "b", task, mode, mirror.url, overrides)

@@ -343,3 +343,19 @@ def test_subsample_kfold_cap_and_no_cap():
                 sample_duration=None,
             ),
         )
+
+
+def test_rows_the_recipe_drops_by_rule_are_reported_and_do_not_move_the_shuffle(tmp_path):
+    paths = []
+    for name in ("a", "b", "c", "d"):
+        path = tmp_path / f"{name}.wav"
+        path.write_bytes(b"")
+        paths.append(str(path))
+    rows = pd.DataFrame({"relpath": paths, "label": ["x", "y", "x", "y"], "split": "train"})
+    marked = rows.assign(drop_reason=["", "clip longer than 30 s (metadata wrong)", "", ""])
+    kept, report = prepare_metadata(marked, small=False)
+    assert "drop_reason" not in kept.columns and "b" not in set(kept["unique_filestem"])
+    assert list(report["unique_filestem"]) == ["b"]
+    assert list(report["action"]) == ["dropped"] and "30 s" in report["reason"].iloc[0]
+    without, _ = prepare_metadata(rows.drop(index=1), small=False)
+    assert list(kept["unique_filestem"]) == list(without["unique_filestem"])

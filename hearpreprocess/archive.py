@@ -38,7 +38,7 @@ _RAR_TOOLS = dict(unrar=False, unar=True, bsdtar=False, sevenzip=False, sevenzip
 _RAR_INSTALL = "`apt-get install unar` on Debian/Ubuntu, `brew install unar` on macOS"
 _RAR_DEVICE_TYPES = (stat.S_IFCHR, stat.S_IFBLK, stat.S_IFIFO, stat.S_IFSOCK)
 _RAR_SYMLINKS = (rarfile.RAR5_XREDIR_UNIX_SYMLINK, rarfile.RAR5_XREDIR_WINDOWS_SYMLINK)
-_CORRUPT_ERRORS = (
+CORRUPT_ERRORS = (
     zipfile.BadZipFile,
     tarfile.TarError,
     EOFError,
@@ -80,28 +80,28 @@ def extract_archive(archive: str | os.PathLike, dest: str | os.PathLike) -> None
     archive, dest = Path(archive), Path(dest)
     if not archive.is_file():
         raise ArchiveError(f"archive {archive} does not exist: download it first")
-    kind = _detect_kind(archive)
+    kind = detect_kind(archive)
     extract = {"zip": _extract_zip, "tar": _extract_tar, "rar": _extract_rar}[kind]
     try:
         extract(archive, dest)
     except UnsafeArchiveError:
         raise
-    except (*_CORRUPT_ERRORS, NotImplementedError) as error:
-        raise _corrupt(archive, error) from error
+    except (*CORRUPT_ERRORS, NotImplementedError) as error:
+        raise corrupt_error(archive, error) from error
     except OSError as error:
         if isinstance(error.__context__, (zlib.error, EOFError)) or "Invalid data" in str(error):
-            raise _corrupt(archive, error) from error  # bz2 reports bad data as a bare OSError
+            raise corrupt_error(archive, error) from error  # bz2 reports bad data as a bare OSError
         raise
 
 
-def _corrupt(archive: Path, error: BaseException) -> ArchiveError:
+def corrupt_error(archive: Path, error: BaseException) -> ArchiveError:
     return ArchiveError(
         f"archive {archive} is corrupt or truncated ({type(error).__name__}: {error}): delete it "
         "so that it is downloaded again"
     )
 
 
-def _detect_kind(archive: Path) -> str:
+def detect_kind(archive: Path) -> str:
     with open(archive, "rb") as f:
         head = f.read(8)
     name = archive.name.lower()
@@ -128,7 +128,7 @@ def _detect_kind(archive: Path) -> str:
     )
 
 
-def _check_name(archive: Path, name: str) -> list[str]:
+def check_name(archive: Path, name: str) -> list[str]:
     """The path components of a member name, after refusing names that leave the folder."""
     parts = name.replace("\\", "/").split("/")
     if not name or name.startswith(("/", "\\")) or _DRIVE_RE.match(name) or ".." in parts:
@@ -159,7 +159,7 @@ def extract_multipart_zip(parts: list[str | os.PathLike], dest: str | os.PathLik
 def check_zip_members(archive: Path, members: list[zipfile.ZipInfo]) -> None:
     """Refuse a zip with a member named outside the destination, or with encrypted members."""
     for info in members:
-        _check_name(archive, info.filename)
+        check_name(archive, info.filename)
         if info.flag_bits & 0x1:
             raise ArchiveError(f"archive {archive} is encrypted: it cannot be unpacked")
 
@@ -191,7 +191,7 @@ def _extract_tar(archive: Path, dest: Path) -> None:
 def _check_tar_members(archive: Path, members: list[tarfile.TarInfo]) -> None:
     symlinks, hardlinks = {}, {}
     for member in members:
-        _check_name(archive, member.name)
+        check_name(archive, member.name)
         if member.isdev() or member.isfifo():
             _refuse_device(archive, member.name)
         if member.issym():
@@ -206,7 +206,7 @@ def _check_links(archive: Path, symlinks: dict[str, str], hardlinks: dict[str, s
 
     Symlink targets are relative to the link's folder, hard link targets to the archive root.
     """
-    by_path = {"/".join(_check_name(archive, name)): target for name, target in symlinks.items()}
+    by_path = {"/".join(check_name(archive, name)): target for name, target in symlinks.items()}
     for name, target in [*symlinks.items(), *hardlinks.items()]:
         base = posixpath.dirname(name.replace("\\", "/")) if name in symlinks else ""
         if target.startswith(("/", "\\")) or _DRIVE_RE.match(target):
@@ -293,7 +293,7 @@ def _check_rar_members(archive: Path, rf: rarfile.RarFile) -> None:
         raise ArchiveError(f"archive {archive} is encrypted: it cannot be unpacked")
     symlinks, hardlinks = {}, {}
     for info in rf.infolist():
-        _check_name(archive, info.filename)
+        check_name(archive, info.filename)
         if info.needs_password():
             raise ArchiveError(f"archive {archive} is encrypted: it cannot be unpacked")
         if info.host_os == rarfile.RAR_OS_UNIX and stat.S_IFMT(info.mode) in _RAR_DEVICE_TYPES:
@@ -325,7 +325,9 @@ def _extract_solid_rar(archive: Path, alone: Path, rf: rarfile.RarFile, dest: Pa
     ]
     if result.returncode != 0 or missing:
         problem = result.stderr.strip() or result.stdout.strip() or f"{missing[0]!r} not unpacked"
-        raise _corrupt(archive, rarfile.BadRarFile(f"unar exit {result.returncode}: {problem}"))
+        raise corrupt_error(
+            archive, rarfile.BadRarFile(f"unar exit {result.returncode}: {problem}")
+        )
 
 
 def _size(path: Path) -> int | None:

@@ -12,6 +12,11 @@ Every source lands in one folder that the recipe receives under the source's key
                    concurrently and checked against its size and sha256, then put in the folder
                    under its URL's file name
 
+An archive may declare `extract_first = ["glob", ...]`: only the members matching those patterns
+(the metadata the recipe reads, e.g. `*/examples.json`) are extracted before the splits are made;
+the audio members the kept rows name are extracted afterwards, in one more pass over the archive
+(zip and tar only). A 5-hour subset of a 22 GB archive then writes only what it keeps.
+
 Every remote file is pinned by a checksum: `md5 = "..."` (32 hex digits) or `sha256 = "..."`
 (64). The algorithm follows from the length, so a checksum is one string everywhere.
 """
@@ -25,7 +30,7 @@ from urllib.parse import urlsplit
 
 SOURCE_KINDS = ("archive", "multipart_zip", "file", "file_list")
 CHECKSUM_KEYS = ("md5", "sha256")
-SOURCE_KEYS = ("split", "name", "kind", "url", "parts", *CHECKSUM_KEYS)
+SOURCE_KEYS = ("split", "name", "kind", "url", "parts", "extract_first", *CHECKSUM_KEYS)
 PART_KEYS = ("url", *CHECKSUM_KEYS)
 _HEX = set("0123456789abcdef")
 _ALGORITHM_BY_LENGTH = {32: "md5", 64: "sha256"}
@@ -71,6 +76,7 @@ class Source:
     name: str | None = None
     kind: str = "archive"
     parts: tuple[Remote, ...] = ()
+    extract_first: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
@@ -93,7 +99,8 @@ class Source:
 
     def identity(self) -> list:
         """What the source's folder holds, independent of where it is fetched from."""
-        return [self.key, self.kind, [[r.filename, r.checksum] for r in self.remotes]]
+        identity = [self.key, self.kind, [[r.filename, r.checksum] for r in self.remotes]]
+        return identity + [list(self.extract_first)] if self.extract_first else identity
 
     def record(self) -> dict[str, Any]:
         """The download_urls record of task_metadata.json (HEAR 2021's keys, plus ours)."""
@@ -111,12 +118,14 @@ class Source:
     def to_dict(self) -> dict[str, Any]:
         d = {k: getattr(self, k) for k in ("split", "url", "checksum", "name", "kind")}
         d["parts"] = [[p.url, p.checksum] for p in self.parts]
+        d["extract_first"] = list(self.extract_first)
         return d
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "Source":
         parts = tuple(Remote(url, checksum) for url, checksum in d.get("parts", ()))
-        return cls(**{**d, "parts": parts})
+        first = tuple(d.get("extract_first", ()))
+        return cls(**{**d, "parts": parts, "extract_first": first})
 
 
 def parse_source(record: Mapping[str, Any], overrides: Mapping[str, Mapping]) -> Source:
@@ -133,16 +142,21 @@ def parse_source(record: Mapping[str, Any], overrides: Mapping[str, Mapping]) ->
     if kind == "multipart_zip":
         if "url" in record or not record.get("parts"):
             raise SourceError("a multipart_zip lists its `parts` (url + checksum each), no `url`")
-        parts = tuple(_parse_remote(part, overrides, PART_KEYS) for part in record["parts"])
+        parts = tuple(_parse_remote(part, overrides) for part in record["parts"])
         last = parts[-1]
         return Source(record["split"], last.url, last.checksum, record.get("name"), kind, parts)
     if "parts" in record:
         raise SourceError(f"`parts` belongs to a multipart_zip, not to a {kind}")
-    remote = _parse_remote(record, overrides, SOURCE_KEYS)
-    return Source(record["split"], remote.url, remote.checksum, record.get("name"), kind)
+    first = record.get("extract_first", [])
+    if first and (kind != "archive" or not all(isinstance(p, str) and p for p in first)):
+        raise SourceError("`extract_first` is a list of glob patterns, for an archive source only")
+    remote = _parse_remote({k: v for k, v in record.items() if k != "extract_first"}, overrides)
+    name = record.get("name")
+    return Source(record["split"], remote.url, remote.checksum, name, kind, (), tuple(first))
 
 
-def _parse_remote(record: Mapping, overrides: Mapping[str, Mapping], allowed) -> Remote:
+def _parse_remote(record: Mapping, overrides: Mapping[str, Mapping]) -> Remote:
+    allowed = PART_KEYS if "split" not in record else SOURCE_KEYS
     unknown = sorted(set(record) - set(allowed))
     if unknown:
         raise SourceError(f"unknown key {unknown[0]!r} in {dict(record)}")

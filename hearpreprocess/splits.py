@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import random
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -63,7 +63,9 @@ def _is_event(df: pd.DataFrame) -> bool:
     return "start" in df.columns and "end" in df.columns
 
 
-def prepare_metadata(df: pd.DataFrame, small: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
+def prepare_metadata(
+    df: pd.DataFrame, small: bool, exists: Callable[[str], bool] | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Add default stems and split keys, validate, sort and shuffle deterministically.
 
     Args:
@@ -71,6 +73,8 @@ def prepare_metadata(df: pd.DataFrame, small: bool) -> tuple[pd.DataFrame, pd.Da
             must leave rows out by a corpus rule (e.g. clips known to be mislabelled) keeps them
             and gives a non-empty `drop_reason`: they are dropped first and reported with it.
         small: small mode, where rows whose file is missing are dropped rather than an error.
+        exists: whether the audio file of a relpath exists (default: on disk; the pipeline also
+            accepts members of an archive not extracted yet).
 
     Returns:
         (metadata, report): the shuffled frame (fresh RangeIndex) and the dropped rows.
@@ -103,7 +107,8 @@ def prepare_metadata(df: pd.DataFrame, small: bool) -> tuple[pd.DataFrame, pd.Da
 
     # Checked after the shuffle, as HEAR 2021 did: dropping rows first would change the order.
     relpaths = pd.unique(df["relpath"])
-    missing = sorted(str(p) for p in relpaths if not Path(p).exists())
+    exists = exists or (lambda path: Path(path).exists())
+    missing = sorted(str(p) for p in relpaths if not exists(str(p)))
     is_missing = df["relpath"].astype(str).isin(missing)
     if missing and not small:
         raise FileNotFoundError(

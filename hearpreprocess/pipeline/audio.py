@@ -19,6 +19,7 @@ from hearpreprocess.atomic import atomic_path
 from hearpreprocess.audio import AudioDecodeError, process_clip
 from hearpreprocess.bundle import file_sha256, write_json
 from hearpreprocess.pipeline.base import TaskStep, audio_identity
+from hearpreprocess.pipeline.kept import KeptAudio, has_kept_audio, kept_path, kept_roots
 from hearpreprocess.pipeline.metadata import SplitMetadata, read_split_rows
 
 SHARD_SECONDS = 300.0
@@ -72,8 +73,11 @@ class AudioShard(TaskStep):
     split = luigi.Parameter()
     shard = luigi.IntParameter()
 
-    def requires(self) -> SplitMetadata:
-        return self.clone(SplitMetadata)
+    def requires(self) -> list[luigi.Task]:
+        steps: list[luigi.Task] = [self.clone(SplitMetadata)]
+        if has_kept_audio(self):
+            steps.append(self.clone(KeptAudio))
+        return steps
 
     def output(self) -> luigi.LocalTarget:
         cfg = self.task_config
@@ -84,7 +88,8 @@ class AudioShard(TaskStep):
 
     def run(self) -> None:
         cfg = self.task_config
-        clips = split_clips(read_split_rows(Path(self.input().path)), self.split)
+        clips = split_clips(read_split_rows(Path(self.input()[0].path)), self.split)
+        roots = kept_roots(self)
         start, stop = plan_shards(clips, cfg.sample_duration)[self.shard]
         report: dict = {"clips": {}, "undecodable": {}}
         rates = sorted(int(r) for r in self.sample_rates)
@@ -96,7 +101,7 @@ class AudioShard(TaskStep):
                 dests = {sr: tmp / str(sr) / f"{stem}.wav" for sr in rates}
                 try:
                     info = process_clip(
-                        clip.relpath,
+                        kept_path(clip.relpath, roots),
                         dests,
                         cfg.sample_duration,
                         method=self.resampler,

@@ -8,6 +8,7 @@ one extraction of one zip).
 
 from __future__ import annotations
 
+from fnmatch import fnmatch
 from pathlib import Path
 
 import luigi
@@ -17,8 +18,13 @@ from hearpreprocess.archive import MissingToolError, extract_archive
 from hearpreprocess.atomic import atomic_path, link_or_copy
 from hearpreprocess.config import digest
 from hearpreprocess.download import download
+from hearpreprocess.members import scan_and_extract
 from hearpreprocess.pipeline.base import SHORT_DIGEST, PipelineError, record_failure
 from hearpreprocess.sources import Source
+
+# In a folder extracted with `extract_first`: every member of the archive, one per line, so that
+# the metadata step can check the files the rows name before their audio is extracted.
+MEMBER_LIST = ".archive-members.txt"
 
 
 class DownloadSettings(luigi.Config):
@@ -88,6 +94,9 @@ class SourceFolder(_SourceStep):
 
     kind = luigi.Parameter()
     remotes = luigi.ListParameter(description="[url, checksum] of every file to download")
+    extract_first = luigi.ListParameter(
+        default=[], description="glob patterns: extract only these members (see sources.py)"
+    )
 
     def requires(self) -> list[DownloadedFile]:
         return [
@@ -106,6 +115,8 @@ class SourceFolder(_SourceStep):
     def output(self) -> luigi.LocalTarget:
         checksums = [checksum for _, checksum in self.remotes]
         name = checksums[0] if len(checksums) == 1 else digest(checksums)[:SHORT_DIGEST]
+        if self.extract_first:  # not the whole archive: never the folder of a full extraction
+            name += f"-first-{digest(list(self.extract_first))[:SHORT_DIGEST]}"
         return luigi.LocalTarget(str(Path(self.work_dir) / "sources" / f"{self.kind}-{name}"))
 
     def failure_details(self) -> dict:
@@ -119,7 +130,9 @@ class SourceFolder(_SourceStep):
         try:
             with atomic_path(self.output().path) as tmp:
                 tmp.mkdir()
-                if self.kind == "archive":
+                if self.kind == "archive" and self.extract_first:
+                    _extract_first(files[0], tmp, list(self.extract_first))
+                elif self.kind == "archive":
                     extract_archive(files[0], tmp)
                 elif self.kind == "multipart_zip":
                     from hearpreprocess.archive import extract_multipart_zip
@@ -161,4 +174,24 @@ class SourceFolder(_SourceStep):
 def source_folder(source: Source, work_dir: str, **settings) -> SourceFolder:
     """The step that lays out `source` (settings: task_name, mirror, builtin_mirror)."""
     remotes = [[r.url, r.checksum] for r in source.remotes]
-    return SourceFolder(kind=source.kind, remotes=remotes, work_dir=work_dir, **settings)
+    return SourceFolder(
+        kind=source.kind,
+        remotes=remotes,
+        extract_first=list(source.extract_first),
+        work_dir=work_dir,
+        **settings,
+    )
+
+
+def _extract_first(archive: Path, dest: Path, patterns: list[str]) -> None:
+    """The members matching `patterns`, and MEMBER_LIST naming every member of the archive."""
+    names = scan_and_extract(archive, dest, lambda name: any(fnmatch(name, p) for p in patterns))
+    (dest / MEMBER_LIST).write_text("".join(f"{name}\n" for name in names), encoding="utf-8")
+
+
+def listed_members(folder: Path) -> set[str] | None:
+    """The members of the archive a folder was partly extracted from; None for a full folder."""
+    try:
+        return set((folder / MEMBER_LIST).read_text(encoding="utf-8").splitlines())
+    except FileNotFoundError:
+        return None

@@ -17,7 +17,7 @@ from hearpreprocess.pipeline.base import (
     split_identity,
     write_rows,
 )
-from hearpreprocess.pipeline.download import SourceFolder, source_folder
+from hearpreprocess.pipeline.download import SourceFolder, listed_members, source_folder
 from hearpreprocess.recipes import extract_metadata
 
 ROWS_FILE = "rows.csv"
@@ -54,7 +54,8 @@ class CorpusMetadata(TaskStep):
         folders = {s.key: Path(t.path) for s, t in zip(cfg.sources, self.input())}
         try:
             rows = extract_metadata(folders, cfg)
-            rows, report = splits.prepare_metadata(rows, cfg.is_small)
+            exists = audio_exists(list(folders.values()))
+            rows, report = splits.prepare_metadata(rows, cfg.is_small, exists)
         # Bad input shows up as these; anything else is a bug and keeps its own traceback.
         except (OSError, ValueError, KeyError) as e:
             where = ", ".join(f"{s.key} -> {folders[s.key]} (from {s.url})" for s in cfg.sources)
@@ -89,6 +90,26 @@ class SplitMetadata(TaskStep):
         rows, report = splits.subsample(rows, cfg)
         reports.append(report)
         _write_folder(Path(self.output().path), rows, reports)
+
+
+def audio_exists(folders: list[Path]):
+    """Whether a relpath's file exists on disk, or as a member of an archive that one of
+    `folders` was only partly extracted from (its audio comes out after the splits)."""
+    lazy = {}
+    for folder in folders:
+        members = listed_members(folder)
+        if members is not None:
+            lazy[str(folder)] = members
+
+    def exists(path: str) -> bool:
+        if Path(path).exists():
+            return True
+        for root, members in lazy.items():
+            if path.startswith(root + "/") and path[len(root) + 1 :] in members:
+                return True
+        return False
+
+    return exists
 
 
 def _write_folder(path: Path, rows: pd.DataFrame, reports: list[pd.DataFrame]) -> None:

@@ -16,7 +16,7 @@ from fakes import make_fake_corpus
 
 from hearpreprocess import config as config_module
 from hearpreprocess import runner
-from hearpreprocess.builtin.archives import write_split_zip, write_zip
+from hearpreprocess.builtin.archives import write_split_zip, write_tar_gz, write_zip
 from hearpreprocess.builtin.tones import write_archive
 from hearpreprocess.config import load_task_config
 from hearpreprocess.download import file_md5
@@ -217,3 +217,63 @@ def test_rar_without_its_backend_says_what_to_install_and_keeps_the_download(
     assert "apt-get install unar" in line and "delete" not in line
     downloaded = tmp_path / "work" / "downloads" / file_md5(archive) / "tones.rar"
     assert downloaded.is_file(), "the verified download was thrown away"
+
+
+LAZY_TOML = """task_name = "lazy_tones"
+version = "v1"
+embedding_type = "scene"
+prediction_type = "multiclass"
+split_mode = "new_split_kfold"
+nfolds = 5
+sample_duration = 1.0
+evaluation = ["top1_acc"]
+default_mode = "small"
+recipe = "tones"
+
+[modes.small]
+max_task_duration_by_fold = {cap}
+[[modes.small.download_urls]]
+split = "train"
+url = "{url}"
+md5 = "{md5}"
+{first}
+"""
+
+
+@pytest.mark.parametrize("fmt", ["zip", "tar.gz"])
+def test_extract_first_writes_only_the_metadata_and_the_kept_audio(tmp_path, monkeypatch, fmt):
+    """A source declared `extract_first` unpacks its metadata before the splits and only the
+    audio the capped folds keep after them; the bundle equals the one from a full extraction."""
+    archive = tmp_path / "tones.zip"
+    write_archive(archive, clips_per_label=4)  # 20 clips
+    with zipfile.ZipFile(archive) as z:
+        members = {name: z.read(name) for name in z.namelist()}
+    root = tmp_path / "mirror"
+    url = f"https://corpora.test/lazy/tones.{fmt}"
+    write = write_zip if fmt == "zip" else write_tar_gz
+    md5 = write(mirror_location(root, url), members)
+    recipes = tmp_path / "recipes"
+    recipes.mkdir()
+    for name in ("tones.toml", "tones.py"):
+        (recipes / name).write_bytes((config_module.RECIPES_DIR / name).read_bytes())
+    monkeypatch.setattr(config_module, "RECIPES_DIR", recipes)
+    manifests = {}
+    for lazy in (True, False):
+        first = 'extract_first = ["*/labels.csv"]' if lazy else ""
+        toml = LAZY_TOML.format(cap=2.0, url=url, md5=md5, first=first)
+        (recipes / "lazy_tones.toml").write_text(toml)
+        work = f"work-{lazy}"
+        with MirrorServer(root) as server:
+            argv = _argv(tmp_path, "lazy_tones", "small", server.url, work)
+            assert runner.main(argv + [f"--tasks-dir={tmp_path / f'tasks-{lazy}'}"]) == 0
+        bundle = tmp_path / f"tasks-{lazy}" / "lazy_tones-v1-small"
+        manifests[lazy] = json.loads((bundle / "manifest.json").read_text())["files"]
+        if lazy:
+            (folder,) = (tmp_path / work / "sources").iterdir()
+            extracted = sorted(
+                p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()
+            )
+            assert extracted == [".archive-members.txt", "tones-v1/labels.csv"]
+            kept = [p for p in (tmp_path / work / "tasks").rglob("kept-*/0/**/*.wav")]
+            assert len(kept) == 10, "only the 2 clips of each of the 5 folds are extracted"
+    assert manifests[True] == manifests[False]

@@ -1,0 +1,83 @@
+"""KeptAudio: the audio members that the kept rows name, from sources extracted `extract_first`.
+
+Such a source's folder holds only the metadata members (and the list of all members) when the
+recipe runs. Once the splits and the mode's caps are fixed, this step extracts, in one pass over
+each such archive, exactly the audio the bundle keeps, into the task's work folder. AudioShard
+then reads those copies (`kept_path`): a 5-hour NSynth bundle writes 5,000 notes, not 289,205.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import luigi
+
+from hearpreprocess.atomic import atomic_path
+from hearpreprocess.members import scan_and_extract
+from hearpreprocess.pipeline.base import PipelineError, TaskStep, split_identity
+from hearpreprocess.pipeline.download import source_folder
+from hearpreprocess.pipeline.metadata import SplitMetadata, read_split_rows
+
+
+def has_kept_audio(step: TaskStep) -> bool:
+    """Whether any source of the step's config is extracted `extract_first`."""
+    return any(s.extract_first for s in step.task_config.sources)
+
+
+class KeptAudio(TaskStep):
+    """work_dir/tasks/<bundle>/kept-<id>/<i>/<member>: the kept audio of lazy source number i."""
+
+    def requires(self) -> dict:
+        folders = [
+            source_folder(s, self.work_dir, task_name=self.bundle_name, mirror=self.mirror,
+                          builtin_mirror=self.builtin_mirror)
+            for s in self.task_config.sources
+        ]  # fmt: skip
+        return {"splits": self.clone(SplitMetadata), "folders": folders}
+
+    def output(self) -> luigi.LocalTarget:
+        name = f"kept-{split_identity(self.task_config)}"
+        return luigi.LocalTarget(str(self.task_work_dir() / name))
+
+    def run(self) -> None:
+        rows = read_split_rows(Path(self.input()["splits"].path))
+        relpaths = set(rows["relpath"].astype(str))
+        with atomic_path(self.output().path) as tmp:
+            tmp.mkdir()
+            for i, (source, step) in enumerate(
+                zip(self.task_config.sources, self.requires()["folders"])
+            ):
+                if not source.extract_first:
+                    continue
+                root = step.output().path + "/"
+                wanted = {p[len(root) :] for p in relpaths if p.startswith(root)}
+                archive = Path(step.requires()[0].output().path)
+                scan_and_extract(archive, tmp / str(i), wanted.__contains__)
+                missing = sorted(m for m in wanted if not (tmp / str(i) / m).is_file())
+                if missing:
+                    raise PipelineError(
+                        f"task {self.bundle_name}: {len(missing)} kept clip(s) are not in "
+                        f"{archive} although its member list names them (first: {missing[0]}); "
+                        "delete the archive and its folder under sources/ and rerun"
+                    )
+
+
+def kept_roots(step: TaskStep) -> dict[str, str]:
+    """{source folder + "/": kept folder + "/"} for the step's `extract_first` sources."""
+    kept = KeptAudio(
+        **{k: v for k, v in step.param_kwargs.items() if k in KeptAudio.get_param_names()}
+    )
+    roots = {}
+    for i, source in enumerate(step.task_config.sources):
+        if source.extract_first:
+            folder = source_folder(source, step.work_dir).output().path
+            roots[folder + "/"] = f"{kept.output().path}/{i}/"
+    return roots
+
+
+def kept_path(relpath: str, roots: dict[str, str]) -> str:
+    """Where the audio of `relpath` is read from: its kept copy, or the path itself."""
+    for root, kept in roots.items():
+        if relpath.startswith(root):
+            return kept + relpath[len(root) :]
+    return relpath

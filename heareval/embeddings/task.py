@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import shutil
@@ -9,12 +10,13 @@ import time
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
 import torch
 from tqdm import tqdm
 
-from heareval.bundle import METADATA_FILE, VOCABULARY_FILE, TaskBundle, read_bundle
+from heareval.bundle import METADATA_FILE, VOCABULARY_FILE, BundleError, TaskBundle, read_bundle
 from heareval.embeddings import cache
-from heareval.embeddings.clips import choose_source_rate, load_clip
+from heareval.embeddings.clips import choose_source_rate, load_clip, target_length
 from heareval.embeddings.extract import Extractor
 from heareval.embeddings.labels import frame_labels
 from heareval.embeddings.memory import peak_rss_bytes
@@ -85,7 +87,7 @@ def _write_task(
     plan = extractor.probe()
     # hear-eval-kit shuffled each split's files with one Random(0) shared across splits in order.
     prng = random.Random(0)
-    totals = {"clips": 0, "samples": 0, "batch_sizes": set(), "chunked_clips": 0}
+    totals = {"clips": 0, "samples": 0, "batch_sizes": set(), "batches": 0, "chunked_clips": 0}
     for split in bundle.splits:
         files = list(bundle.labels(split))
         prng.shuffle(files)
@@ -107,6 +109,7 @@ def _write_task(
             else None
         ),
         "batch_sizes": sorted(totals["batch_sizes"]),
+        "batches": totals["batches"],
         "chunked_clips": totals["chunked_clips"],
         "estimated_bytes_per_audio_second": plan.bytes_per_second,
         "memory_measured": plan.measured,
@@ -122,51 +125,126 @@ def _write_task(
 
 def _write_split(bundle, split, files, tmp, extractor, source_rate, totals, progress) -> None:
     labels = bundle.labels(split)
+    lengths = _clip_lengths(bundle, split, files, source_rate, extractor.sr)
 
     def load(name):
         return load_clip(bundle, split, name, source_rate, extractor.sr)
 
     bar = tqdm(total=len(files), desc=f"{bundle.name} {split}", unit="clip", disable=not progress)
     with SplitWriter(tmp, split, bundle.is_event) as writer:
-        for names, clips in _batches(files, load, extractor):
-            if len(clips) == 1 and extractor.needs_chunks(len(clips[0])):
-                results = [extractor.embed_chunked(clips[0])]
-                totals["chunked_clips"] += 1
+
+        def write(i, rows, stamps):
+            name = files[i]
+            if bundle.is_event:
+                writer.add(name, rows, frame_labels(labels[name], stamps), stamps)
             else:
-                results = extractor.embed_batch(np.stack(clips))
-                totals["batch_sizes"].add(len(clips))
-            for name, (rows, stamps) in zip(names, results):
-                if bundle.is_event:
-                    writer.add(name, rows, frame_labels(labels[name], stamps), stamps)
+                writer.add(name, rows, [labels[name]])
+
+        with _InFileOrder(write, tmp / f".{split}.waiting.f32") as out:
+            for idx, clips in _batches(files, lengths, load, extractor):
+                if len(clips) == 1 and extractor.needs_chunks(len(clips[0])):
+                    results = [extractor.embed_chunked(clips[0])]
+                    totals["chunked_clips"] += 1
                 else:
-                    writer.add(name, rows, [labels[name]])
-            totals["clips"] += len(names)
-            totals["samples"] += sum(len(c) for c in clips)
-            bar.update(len(names))
+                    results = extractor.embed_batch(np.stack(clips))
+                    totals["batch_sizes"].add(len(clips))
+                    totals["batches"] += 1
+                for i, (rows, stamps) in zip(idx, results):
+                    out.put(i, rows, stamps)
+                totals["clips"] += len(idx)
+                totals["samples"] += sum(len(c) for c in clips)
+                bar.update(len(idx))
     bar.close()
 
 
-def _batches(files, load, extractor):
-    """Consecutive files grouped into equal-length batches of the budgeted size."""
-    pending = None
-    i = 0
-    while i < len(files) or pending is not None:
-        first = pending if pending is not None else (files[i], load(files[i]))
-        if pending is None:
-            i += 1
-        pending = None
-        names, clips = [first[0]], [first[1]]
-        n = len(first[1])
-        limit = 1 if extractor.needs_chunks(n) else extractor.batch_size(n)
-        while len(clips) < limit and i < len(files):
-            nxt = (files[i], load(files[i]))
-            i += 1
-            if len(nxt[1]) != n:
-                pending = nxt
-                break
-            names.append(nxt[0])
-            clips.append(nxt[1])
-        yield names, clips
+def _clip_lengths(bundle, split, files, source_rate, model_rate) -> list[int]:
+    """Length of every clip at the model rate, known before loading it: the task duration, or
+    (clips of their own length) the frame count in the WAV header scaled as `load_clip` does."""
+    duration = bundle.sample_duration
+    if duration is not None:
+        return [target_length(0, source_rate, model_rate, duration)] * len(files)
+    lengths = []
+    for name in files:
+        path = bundle.audio_path(source_rate, split, name)
+        try:
+            frames = sf.info(str(path)).frames
+        except (OSError, RuntimeError) as e:
+            raise BundleError(f"{bundle.name}: cannot read {path} ({e}); re-extract the bundle")
+        lengths.append(target_length(frames, source_rate, model_rate, None))
+    return lengths
+
+
+def _batches(files, lengths, load, extractor):
+    """(indices into `files`, loaded clips) per model call: clips of one length in batches of
+    the budgeted size, one at a time where they need chunks.
+
+    A call takes one (B, N) tensor, so only clips of equal length can share it; padding would
+    change scene embeddings (the model would average over the padding too). Lengths are visited
+    in increasing order and, within a length, in file order, so a task whose clips all have the
+    same duration is processed in file order exactly as before.
+    """
+    order = sorted(range(len(files)), key=lambda i: lengths[i])  # stable: file order within
+    for n, group in itertools.groupby(order, key=lambda i: lengths[i]):
+        group = list(group)
+        size = 1 if extractor.needs_chunks(n) else extractor.batch_size(n)
+        for s in range(0, len(group), size):
+            idx = group[s : s + size]
+            clips = [load(files[i]) for i in idx]
+            if all(len(c) == n for c in clips):
+                yield idx, clips
+            else:  # a header that disagrees with its audio: never stack unequal clips
+                yield from (([i], [c]) for i, c in zip(idx, clips))
+
+
+class _InFileOrder:
+    """Hands per-clip results to `write(i, rows, stamps)` in index order, whatever order they
+    are computed in.
+
+    A result that comes before its turn waits in a scratch file (rows) and in memory (its
+    timestamps, which the split writer keeps in memory anyway), so memory does not grow with
+    the number of waiting clips. The scratch file is removed on exit.
+    """
+
+    def __init__(self, write, scratch: Path):
+        self.write = write
+        self.scratch = scratch
+        self.next = 0
+        self._f = None
+        self._waiting: dict = {}  # index -> (byte offset, rows shape, stamps)
+
+    def __enter__(self) -> _InFileOrder:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if self._f is not None:
+            self._f.close()
+        self.scratch.unlink(missing_ok=True)
+        if exc_type is None and self._waiting:
+            raise RuntimeError(f"results of clips {sorted(self._waiting)[:5]} were never written")
+
+    def put(self, i: int, rows: np.ndarray, stamps) -> None:
+        if i != self.next:
+            self._park(i, rows, stamps)
+            return
+        self.write(i, rows, stamps)
+        self.next += 1
+        while self.next in self._waiting:
+            self.write(self.next, *self._unpark(self.next))
+            self.next += 1
+
+    def _park(self, i, rows, stamps) -> None:
+        if self._f is None:
+            self._f = open(self.scratch, "w+b")
+        rows = np.ascontiguousarray(rows, dtype="<f4")
+        self._f.seek(0, 2)
+        self._waiting[i] = (self._f.tell(), rows.shape, stamps)
+        self._f.write(rows.tobytes())
+
+    def _unpark(self, i):
+        offset, shape, stamps = self._waiting.pop(i)
+        self._f.seek(offset)
+        data = self._f.read(int(np.prod(shape)) * 4)
+        return np.frombuffer(data, dtype="<f4").reshape(shape), stamps
 
 
 def _device_name(device: torch.device) -> str:

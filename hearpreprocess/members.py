@@ -8,8 +8,8 @@ pipeline can check that the files the metadata names exist; then, once the split
 caps are fixed, only the audio members the kept rows name.
 
 A tar(.gz) is read front to back in one pass (a compressed tar is never seeked back in); a zip
-by random access to the selected members. The safety rules of `extract_archive` hold: no absolute names,
-no `..`, and a selected member that is a link or a device file is refused.
+by random access to the selected members. The safety rules of `extract_archive` hold: no absolute
+names, no `..`, and a selected member that is a link or a device file is refused.
 """
 
 from __future__ import annotations

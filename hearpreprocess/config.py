@@ -209,6 +209,7 @@ def _build(task_name: str, mode: str, d: dict[str, Any], source_overrides: Mappi
     extras = {k: d.pop(k) for k in METADATA_EXTRA_KEYS if k in d}
     d["evaluation"] = tuple(d.get("evaluation", ()))
     d.setdefault("recipe", task_name)
+    d.setdefault("sample_duration", None)  # absent: clips keep their own length (fsd50k)
     if d.get("sample_duration") is not None:
         d["sample_duration"] = float(d["sample_duration"])
     try:

@@ -63,10 +63,17 @@ class FakeCorpus:
 
     def overrides_toml(self, task: str) -> str:
         """The same as a --config-overrides file's table for `task`."""
-        lines = [f"[{task}]"] + [f"{k} = {json.dumps(v)}" for k, v in self.config_overrides.items()]
+        lines = [f"[{task}]"] + [f"{k} = {_toml(v)}" for k, v in self.config_overrides.items()]
         for url, md5 in self.md5.items():
             lines += [f'[{task}.sources."{url}"]', f'md5 = "{md5}"']
         return "\n".join(lines) + "\n"
+
+
+def _toml(value: Any) -> str:
+    """A TOML value: tables inline; strings, numbers and lists as JSON writes them."""
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + " }"
+    return json.dumps(value)
 
 
 def has_fake(config: TaskConfig) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 from fakes import make_fake_corpus
 
+from heareval.leaderboard.published import published_rows
 from hearpreprocess.builtin import is_builtin
 from hearpreprocess.config import list_modes, list_tasks, load_task_config
 from hearpreprocess.mirror import MirrorServer, mirror_location
@@ -71,20 +73,40 @@ def embeddings(tmp_path_factory) -> Path:
     return out / "embeddings" / MODEL
 
 
+def _scores(embeddings: Path, config) -> dict:
+    """The task's test.predicted-scores.json, predicting first if it is not there yet."""
+    task = embeddings / config.bundle_name
+    path = task / "test.predicted-scores.json"
+    if not path.is_file():
+        _run("heareval.predictions.runner", str(task), "--grid", "faster", "--grid-points", "1")
+    return json.loads(path.read_text())
+
+
 @pytest.mark.parametrize("config", CONFIGS, ids=[c.task_name for c in CONFIGS])
 def test_every_declared_metric_is_scored(embeddings, config):
-    task = embeddings / config.bundle_name
-    _run("heareval.predictions.runner", str(task), "--grid", "faster", "--grid-points", "1")
-    scores = json.loads((task / "test.predicted-scores.json").read_text())
+    scores = _scores(embeddings, config)
     if config.split_mode == "trainvaltest":
         folds = [scores["test"]]
     else:
         folds = [scores[f] for f in config.splits]
     for fold in folds:
         for metric in config.evaluation:
-            assert any(
-                k == f"test_{metric}" or k.startswith(f"test_{metric}_") for k in fold
-            ), f"{config.bundle_name}: no test_{metric} in {sorted(fold)}"
+            values = [v for k, v in fold.items() if k == f"test_{metric}"]
+            assert values, f"{config.bundle_name}: no test_{metric} in {sorted(fold)}"
+            assert math.isfinite(values[0]), f"{config.bundle_name}: test_{metric} = {values[0]}"
+
+
+def test_the_leaderboard_has_every_task_beside_the_published_rows(embeddings, tmp_path):
+    for config in CONFIGS:
+        _scores(embeddings, config)
+    _run("heareval.leaderboard", str(embeddings.parent), "--out", str(tmp_path))
+    with open(tmp_path / "leaderboard.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    columns = set(rows[0])
+    assert {c.bundle_name for c in CONFIGS} <= columns
+    ours = [r for r in rows if r["model"] == MODEL]
+    assert len(ours) == 1 and all(ours[0][c.bundle_name] != "" for c in CONFIGS)
+    assert len([r for r in rows if r["model"] != MODEL]) == len(published_rows())
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=[c.task_name for c in CONFIGS])

@@ -23,6 +23,8 @@ TVT_SPLITS = ("train", "valid", "test")
 DEFAULT_SPLIT_PERCENTAGE = {"train": 80, "valid": 10, "test": 10}
 KFOLD_SEEDS = ["split_k_folds"] + [f"split_k_folds_retry_{i}" for i in range(999)]
 REPORT_COLUMNS = ("action", "reason")
+# Why small mode drops a row: the small archives keep metadata whole but hold a few clips.
+MISSING_IN_SMALL = "audio file missing (small mode)"
 _MAX_LISTED = 20
 
 
@@ -115,7 +117,7 @@ def prepare_metadata(
             f"{len(missing)} audio files named in the metadata do not exist: {_listing(missing)}. "
             "Re-extract the corpus or fix the recipe."
         )
-    report = _report(df[is_missing], "dropped", "audio file missing (small mode)")
+    report = _report(df[is_missing], "dropped", MISSING_IN_SMALL)
     report = pd.concat([by_rule, report], ignore_index=True) if len(by_rule) else report
     return df[~is_missing].reset_index(drop=True), report
 

@@ -126,11 +126,24 @@ def read_split_rows(folder: Path) -> pd.DataFrame:
 
 
 def read_split_report(folder: Path) -> list[dict]:
-    """What the metadata steps dropped or changed, without absolute paths (portable, stable)."""
+    """What the metadata steps dropped or changed, without absolute paths (portable, stable).
+
+    One record per row, except the rows small mode drops because the small archive lacks their
+    audio: those are one record per split, listing the clips (a small archive of FSD50K lists
+    150,000 such rows, which would make report.json 25 MB).
+    """
     report = read_rows(folder / REPORT_FILE)
     keep = [c for c in ("unique_filestem", "split", "label", "start", "end", "action", "reason")]
     report = report[[c for c in keep if c in report.columns]]
-    return [
+    if not len(report):
+        return []
+    absent = report["reason"] == splits.MISSING_IN_SMALL
+    records = [
         {k: v for k, v in record.items() if not (isinstance(v, float) and v != v)}
-        for record in report.to_dict("records")
+        for record in report[~absent].to_dict("records")
     ]
+    for split, rows in report[absent].groupby("split", sort=True):
+        clips = sorted(set(rows["unique_filestem"]))
+        record = {"split": split, "action": "dropped", "reason": splits.MISSING_IN_SMALL}
+        records.append({**record, "rows": len(rows), "clips": clips})
+    return records

@@ -22,6 +22,7 @@ from hearpreprocess.config import load_task_config
 from hearpreprocess.download import file_md5
 from hearpreprocess.filelist import parse_manifest
 from hearpreprocess.mirror import MirrorServer, mirror_location
+from hearpreprocess.splits import MISSING_IN_SMALL
 
 PARTS_URL = "https://corpora.test/split/tones.zip"
 SPLIT_TOML = """task_name = "split_tones"
@@ -185,8 +186,10 @@ def test_listed_file_missing_is_an_error_in_full_mode_and_reported_in_small(tmp_
     code, out, config, stem = reports["small"]
     assert code == 0, out
     report = json.loads((tmp_path / "tasks" / config.bundle_name / "report.json").read_text())
-    dropped = {r["unique_filestem"]: r for r in report["metadata"] if r["action"] == "dropped"}
-    assert stem in dropped and "missing" in dropped[stem]["reason"]
+    absent = [r for r in report["metadata"] if r["reason"] == MISSING_IN_SMALL]
+    assert len({r["split"] for r in absent}) == len(absent), "one record per split"
+    assert stem in {clip for r in absent for clip in r["clips"]}
+    assert all(r["rows"] >= len(r["clips"]) > 0 for r in absent)
 
 
 def test_rar_without_its_backend_says_what_to_install_and_keeps_the_download(

@@ -31,14 +31,12 @@ Scratch: up to about 5 GB per shape at scale 1 (`--out /dev/shm/DIR` keeps it in
 from __future__ import annotations
 
 import argparse
-import collections
 import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import wave
 import zipfile
@@ -50,7 +48,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from preprocess_throughput import _tree_rss, io_stall_seconds  # noqa: E402
+from preprocess_throughput import measure_runner  # noqa: E402
 
 from hearpreprocess import config as config_module  # noqa: E402
 from hearpreprocess.allocator import reuse_freed_memory  # noqa: E402
@@ -58,7 +56,6 @@ from hearpreprocess.audio import process_clip  # noqa: E402
 from hearpreprocess.config import SAMPLE_RATES  # noqa: E402
 from hearpreprocess.download import file_md5  # noqa: E402
 from hearpreprocess.mirror import MirrorServer, mirror_location  # noqa: E402
-from hearpreprocess.pipeline.base import TIMING_LOG_ENV  # noqa: E402
 
 BUILTIN_URL = "https://builtin.hearbench/tones/tones-v1.zip"
 URL = "https://bench.test/shapes/tones-v1.zip"
@@ -161,32 +158,7 @@ def run_pipeline(
     argv = [sys.executable, __file__, "_runner", str(recipes), task, "--mode=full"]
     argv += [f"--mirror={mirror}", f"--config-overrides={overrides}", f"--workers={workers}"]
     argv += [f"--{name}-dir={out / name}" for name in ("work", "tasks", "tar")]
-    env = {**os.environ, TIMING_LOG_ENV: str(timing), "PYTHONPATH": str(REPO)}
-    stall_before = io_stall_seconds()
-    start = time.perf_counter()
-    proc = subprocess.Popen(argv, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    peak, stop = 0, threading.Event()
-
-    def sample() -> None:
-        nonlocal peak
-        while not stop.is_set():
-            peak = max(peak, _tree_rss(proc.pid))
-            time.sleep(0.05)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    stdout, stderr = proc.communicate()
-    wall = time.perf_counter() - start
-    stop.set()
-    sampler.join()
-    if proc.returncode != 0:
-        raise RuntimeError(f"runner failed:\n{stdout.decode()}\n{stderr.decode()[-3000:]}")
-    steps: dict[str, float] = collections.defaultdict(float)
-    for line in timing.read_text().splitlines():
-        record = json.loads(line)
-        steps[record["step"]] += record["seconds"]
-    stall = None if stall_before is None else io_stall_seconds() - stall_before
-    return {"wall": wall, "peak_rss": peak, "steps": dict(steps), "io_stall": stall}
+    return measure_runner(argv, timing)
 
 
 def floor(files: list[Path], scratch: Path, duration: float | None, keep_outputs: bool) -> float:

@@ -126,6 +126,12 @@ def run_pipeline(out: Path, mirror: str, md5: str, workers: int) -> dict:
     argv = [sys.executable, "-m", "hearpreprocess.runner", "tones", "--mode=full"]
     argv += [f"--mirror={mirror}", f"--config-overrides={overrides}", f"--workers={workers}"]
     argv += [f"--{name}-dir={out / name}" for name in ("work", "tasks", "tar")]
+    return measure_runner(argv, timing)
+
+
+def measure_runner(argv: list[str], timing: Path) -> dict:
+    """Run the runner command `argv` with its step timings logged to `timing`: its wall time,
+    peak RSS over its process tree, busy seconds per step and the I/O stall time meanwhile."""
     env = {**os.environ, TIMING_LOG_ENV: str(timing), "PYTHONPATH": str(REPO)}
     stall_before = io_stall_seconds()
     start = time.perf_counter()

@@ -69,6 +69,17 @@ def _argv(tmp_path: Path, task: str, mode: str, mirror: str, work: str, *extra: 
     ]
 
 
+def _recipes_folder(tmp_path: Path, monkeypatch) -> Path:
+    """A recipes folder for tasks of a test's own that read their corpus with the tones recipe
+    (its module and TOML copied), made the registry for the test."""
+    recipes = tmp_path / "recipes"
+    recipes.mkdir()
+    for name in ("tones.toml", "tones.py"):
+        (recipes / name).write_bytes((config_module.RECIPES_DIR / name).read_bytes())
+    monkeypatch.setattr(config_module, "RECIPES_DIR", recipes)
+    return recipes
+
+
 @pytest.fixture()
 def split_tones(tmp_path, monkeypatch):
     """A task `split_tones`: the tones corpus (4 clips per pitch) as a 4-part split zip."""
@@ -80,12 +91,8 @@ def split_tones(tmp_path, monkeypatch):
     parts = write_split_zip(mirror_location(root, PARTS_URL), members, part_size=1 << 20)
     urls = {path: PARTS_URL.rsplit("/", 1)[0] + "/" + path.name for path in parts}
     records = ", ".join(f'{{ url = "{urls[p]}", md5 = "{md5}" }}' for p, md5 in parts.items())
-    recipes = tmp_path / "recipes"
-    recipes.mkdir()
-    for name in ("tones.toml", "tones.py"):  # the tones recipe module reads the corpus
-        (recipes / name).write_bytes((config_module.RECIPES_DIR / name).read_bytes())
+    recipes = _recipes_folder(tmp_path, monkeypatch)
     (recipes / "split_tones.toml").write_text(SPLIT_TOML.format(parts=records))
-    monkeypatch.setattr(config_module, "RECIPES_DIR", recipes)
     assert len(parts) >= 3
     return root, sorted(parts)
 
@@ -201,15 +208,11 @@ def test_rar_without_its_backend_says_what_to_install_and_keeps_the_download(
     url = "https://corpora.test/rar/tones.rar"
     archive = mirror_location(root, url)
     archive.write_bytes(b"Rar!\x1a\x07\x01\x00" + bytes(200))  # a RAR5 signature, then nothing
-    recipes = tmp_path / "recipes"
-    recipes.mkdir()
-    for name in ("tones.toml", "tones.py"):
-        (recipes / name).write_bytes((config_module.RECIPES_DIR / name).read_bytes())
+    recipes = _recipes_folder(tmp_path, monkeypatch)
     parts = SPLIT_TOML.split("[modes.small]")[0].replace("split_tones", "rar_tones")
     record = f'[[modes.small.download_urls]]\nsplit = "train"\nurl = "{url}"\n'
     record += f'md5 = "{file_md5(archive)}"\n'
     (recipes / "rar_tones.toml").write_text(f"{parts}[modes.small]\n{record}")
-    monkeypatch.setattr(config_module, "RECIPES_DIR", recipes)
     empty_bin = tmp_path / "bin"
     empty_bin.mkdir()
     monkeypatch.setenv("PATH", str(empty_bin))
@@ -255,11 +258,7 @@ def test_extract_first_writes_only_the_metadata_and_the_kept_audio(tmp_path, mon
     url = f"https://corpora.test/lazy/tones.{fmt}"
     write = write_zip if fmt == "zip" else write_tar_gz
     md5 = write(mirror_location(root, url), members)
-    recipes = tmp_path / "recipes"
-    recipes.mkdir()
-    for name in ("tones.toml", "tones.py"):
-        (recipes / name).write_bytes((config_module.RECIPES_DIR / name).read_bytes())
-    monkeypatch.setattr(config_module, "RECIPES_DIR", recipes)
+    recipes = _recipes_folder(tmp_path, monkeypatch)
     manifests = {}
     for lazy in (True, False):
         first = 'extract_first = ["*/labels.csv"]' if lazy else ""

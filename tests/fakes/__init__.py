@@ -98,3 +98,10 @@ def extract_sources(config: TaskConfig, mirror_root: Path, dest: Path) -> dict[s
         extract_archive(mirror_location(mirror_root, source.url), Path(dest) / source.key)
         folders[source.key] = Path(dest) / source.key
     return folders
+
+
+def unpack_fake(root: Path, config: TaskConfig) -> tuple[FakeCorpus, dict[str, Path]]:
+    """Write the fake of `config` under `root/mirror` and unpack its sources under `root/x`, as
+    the pipeline lays them out for the recipe: (the fake, {source key: folder})."""
+    corpus = make_fake_corpus(Path(root) / "mirror", config)
+    return corpus, extract_sources(config, Path(root) / "mirror", Path(root) / "x")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import soundfile as sf
-from fakes import extract_sources, make_fake_corpus, mirror_location
+from fakes import extract_sources, make_fake_corpus, mirror_location, unpack_fake
 
 from hearpreprocess.config import load_task_config, read_card, recipe_path
 from hearpreprocess.recipes.beehive_states import extract_metadata, label_of
@@ -31,8 +31,7 @@ def fake(request, tmp_path_factory):
     task, mode = request.param
     config = load_task_config(task, mode)
     root = tmp_path_factory.mktemp(f"fake-{task}-{mode}")
-    corpus = make_fake_corpus(root / "mirror", config)
-    sources = extract_sources(config, root / "mirror", root / "x")
+    corpus, sources = unpack_fake(root, config)
     return config, corpus, sources, _run(sources, config)
 
 

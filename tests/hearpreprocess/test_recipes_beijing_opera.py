@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import soundfile as sf
-from fakes import extract_sources, make_fake_corpus, mirror_location
+from fakes import extract_sources, mirror_location, unpack_fake
 from fakes.beijing_opera import INSTRUMENTS
 
 from hearpreprocess.audio import read_audio
@@ -22,8 +22,8 @@ CORPORA = Path(__file__).resolve().parents[2].parent / "shared" / "corpora"
 def fake(request, tmp_path_factory):
     config = load_task_config(TASK, request.param)
     root = tmp_path_factory.mktemp(f"fake-{request.param}")
-    corpus = make_fake_corpus(root / "mirror", config)
-    df = extract_metadata(extract_sources(config, root / "mirror", root / "x"), config)
+    corpus, folders = unpack_fake(root, config)
+    df = extract_metadata(folders, config)
     return config, corpus, df
 
 

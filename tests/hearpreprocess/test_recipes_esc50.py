@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from fakes import extract_sources, make_fake_corpus, mirror_location
+from fakes import extract_sources, mirror_location, unpack_fake
 
 from hearpreprocess.config import load_task_config
 from hearpreprocess.recipes.esc50 import extract_metadata
@@ -19,8 +19,8 @@ CORPORA = SHARED / "corpora"
 def fake(request, tmp_path_factory):
     config = load_task_config(TASK, request.param)
     root = tmp_path_factory.mktemp(f"fake-{request.param}")
-    corpus = make_fake_corpus(root / "mirror", config)
-    df = extract_metadata(extract_sources(config, root / "mirror", root / "x"), config)
+    corpus, folders = unpack_fake(root, config)
+    df = extract_metadata(folders, config)
     return config, corpus, df
 
 

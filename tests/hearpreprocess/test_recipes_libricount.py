@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from fakes import extract_sources, make_fake_corpus, mirror_location
+from fakes import extract_sources, mirror_location, unpack_fake
 
 from hearpreprocess.bundle import coerce_labels
 from hearpreprocess.config import load_task_config
@@ -20,8 +20,7 @@ CORPORA = Path(__file__).resolve().parents[2].parent / "shared" / "corpora"
 def fake(request, tmp_path_factory):
     config = load_task_config(TASK, request.param)
     root = tmp_path_factory.mktemp(f"fake-{request.param}")
-    corpus = make_fake_corpus(root / "mirror", config)
-    folders = extract_sources(config, root / "mirror", root / "x")
+    corpus, folders = unpack_fake(root, config)
     return config, corpus, folders, extract_metadata(folders, config)
 
 

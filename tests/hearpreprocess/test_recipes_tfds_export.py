@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from fakes import extract_sources, make_fake_corpus, mirror_location
+from fakes import extract_sources, mirror_location, unpack_fake
 
 from hearpreprocess import splits
 from hearpreprocess.config import load_task_config, read_card
@@ -35,8 +35,7 @@ def _build_rows(config, folders) -> pd.DataFrame:
 def fake(request, tmp_path_factory):
     config = load_task_config(request.param, "small")
     root = tmp_path_factory.mktemp(f"fake-{request.param}")
-    corpus = make_fake_corpus(root / "mirror", config)
-    folders = extract_sources(config, root / "mirror", root / "x")
+    corpus, folders = unpack_fake(root, config)
     return config, corpus, folders
 
 

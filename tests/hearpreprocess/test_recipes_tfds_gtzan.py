@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from fakes import extract_sources, make_fake_corpus
+from fakes import unpack_fake
 
 from hearpreprocess.config import load_task_config
 from hearpreprocess.recipes.tfds_gtzan import GENRES, extract_metadata, label_of
@@ -21,8 +21,7 @@ def config():
 @pytest.fixture(scope="module")
 def fake(config, tmp_path_factory):
     root = tmp_path_factory.mktemp("fake")
-    corpus = make_fake_corpus(root / "mirror", config)
-    folders = extract_sources(config, root / "mirror", root)
+    corpus, folders = unpack_fake(root, config)
     return corpus, folders["train"], extract_metadata(folders, config)
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import soundfile as sf
-from fakes import extract_sources, make_fake_corpus, mirror_location
+from fakes import extract_sources, mirror_location, unpack_fake
 from fakes.vocal_imitation import LABELS, imitation_name, tsv_rows
 
 from hearpreprocess.config import load_task_config
@@ -26,8 +26,7 @@ ROOT = "VocalImitationSet"
 
 def _build(mode: str, root: Path):
     config = load_task_config(TASK, mode)
-    corpus = make_fake_corpus(root / "mirror", config)
-    sources = extract_sources(config, root / "mirror", root / "x")
+    corpus, sources = unpack_fake(root, config)
     return config, corpus, extract_metadata(sources, config), sources
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from fakes import extract_sources, make_fake_corpus, mirror_location
+from fakes import extract_sources, mirror_location, unpack_fake
 from fakes.vox_lingua_top10 import FULL_CLIPS, FULL_KEPT, SMALL_CLIPS, SMALL_KEPT
 
 from hearpreprocess.config import load_task_config
@@ -22,8 +22,7 @@ CORPORA = Path(__file__).resolve().parents[2].parent / "shared" / "corpora"
 def fake(request, tmp_path_factory):
     config = load_task_config(TASK, request.param)
     root = tmp_path_factory.mktemp(f"fake-{request.param}")
-    corpus = make_fake_corpus(root / "mirror", config)
-    folders = extract_sources(config, root / "mirror", root / "x")
+    corpus, folders = unpack_fake(root, config)
     return config, corpus, folders, extract_metadata(folders, config)
 
 

@@ -25,7 +25,11 @@ from hearpreprocess.mirror import MirrorServer, mirror_location
 from hearpreprocess.splits import MISSING_IN_SMALL
 
 PARTS_URL = "https://corpora.test/split/tones.zip"
-SPLIT_TOML = """task_name = "split_tones"
+
+
+# A task of a test's own: the tones corpus, read by the tones recipe, from the sources that follow.
+def _task_toml(task: str, small_mode: str) -> str:
+    return f"""task_name = "{task}"
 version = "v1"
 embedding_type = "scene"
 prediction_type = "multiclass"
@@ -37,7 +41,10 @@ default_mode = "small"
 recipe = "tones"
 
 [modes.small]
-[[modes.small.download_urls]]
+{small_mode}"""
+
+
+SPLIT_SOURCE = """[[modes.small.download_urls]]
 split = "train"
 kind = "multipart_zip"
 parts = [{parts}]
@@ -92,7 +99,9 @@ def split_tones(tmp_path, monkeypatch):
     urls = {path: PARTS_URL.rsplit("/", 1)[0] + "/" + path.name for path in parts}
     records = ", ".join(f'{{ url = "{urls[p]}", md5 = "{md5}" }}' for p, md5 in parts.items())
     recipes = _recipes_folder(tmp_path, monkeypatch)
-    (recipes / "split_tones.toml").write_text(SPLIT_TOML.format(parts=records))
+    (recipes / "split_tones.toml").write_text(
+        _task_toml("split_tones", SPLIT_SOURCE.format(parts=records))
+    )
     assert len(parts) >= 3
     return root, sorted(parts)
 
@@ -209,10 +218,9 @@ def test_rar_without_its_backend_says_what_to_install_and_keeps_the_download(
     archive = mirror_location(root, url)
     archive.write_bytes(b"Rar!\x1a\x07\x01\x00" + bytes(200))  # a RAR5 signature, then nothing
     recipes = _recipes_folder(tmp_path, monkeypatch)
-    parts = SPLIT_TOML.split("[modes.small]")[0].replace("split_tones", "rar_tones")
     record = f'[[modes.small.download_urls]]\nsplit = "train"\nurl = "{url}"\n'
     record += f'md5 = "{file_md5(archive)}"\n'
-    (recipes / "rar_tones.toml").write_text(f"{parts}[modes.small]\n{record}")
+    (recipes / "rar_tones.toml").write_text(_task_toml("rar_tones", record))
     empty_bin = tmp_path / "bin"
     empty_bin.mkdir()
     monkeypatch.setenv("PATH", str(empty_bin))
@@ -225,19 +233,7 @@ def test_rar_without_its_backend_says_what_to_install_and_keeps_the_download(
     assert downloaded.is_file(), "the verified download was thrown away"
 
 
-LAZY_TOML = """task_name = "lazy_tones"
-version = "v1"
-embedding_type = "scene"
-prediction_type = "multiclass"
-split_mode = "new_split_kfold"
-nfolds = 5
-sample_duration = 1.0
-evaluation = ["top1_acc"]
-default_mode = "small"
-recipe = "tones"
-
-[modes.small]
-max_task_duration_by_fold = {cap}
+LAZY_SOURCE = """max_task_duration_by_fold = {cap}
 [[modes.small.download_urls]]
 split = "train"
 url = "{url}"
@@ -262,7 +258,7 @@ def test_extract_first_writes_only_the_metadata_and_the_kept_audio(tmp_path, mon
     manifests = {}
     for lazy in (True, False):
         first = 'extract_first = ["*/labels.csv"]' if lazy else ""
-        toml = LAZY_TOML.format(cap=2.0, url=url, md5=md5, first=first)
+        toml = _task_toml("lazy_tones", LAZY_SOURCE.format(cap=2.0, url=url, md5=md5, first=first))
         (recipes / "lazy_tones.toml").write_text(toml)
         work = f"work-{lazy}"
         with MirrorServer(root) as server:

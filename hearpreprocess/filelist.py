@@ -27,6 +27,7 @@ import requests
 from tqdm import tqdm
 
 from hearpreprocess.download import DownloadError, download, make_session, mirror_url
+from hearpreprocess.sources import url_filename
 
 _HEX = set("0123456789abcdef")
 _FORMAT = "`URL SIZE SHA256` (an optional 4th field, a file name, is ignored)"
@@ -45,7 +46,7 @@ class ListedFile:
     @property
     def filename(self) -> str:
         """Local file name: the basename of the URL path, query string dropped."""
-        return Path(urlsplit(self.url).path).name
+        return url_filename(self.url)
 
 
 def parse_manifest(text: str, where: str) -> list[ListedFile]:

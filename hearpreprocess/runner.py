@@ -129,9 +129,9 @@ def build(args: argparse.Namespace) -> RunReport:
                 builtin_mirror=builtin_url or "",
             )
             _run_luigi(root, args)
-            ok = root.complete()
-            unfinished = [c for c, done in zip(configs, _completed(root)) if not done]
-        report = RunReport(ok=ok, skipped=skipped)
+            steps = root.steps_per_config()
+            unfinished = [c for c, s in zip(configs, steps) if not all(x.complete() for x in s)]
+        report = RunReport(ok=not unfinished, skipped=skipped)
         report.failures = _read_jsonl(failure_log, 0)
         report.not_built = {c.bundle_name: _why_not_built(c, report.failures) for c in unfinished}
         report.ran = _read_jsonl(timing_log, timing_start)
@@ -149,16 +149,6 @@ def build(args: argparse.Namespace) -> RunReport:
         if left_out:
             report.left_out[c.bundle_name] = left_out
     return report
-
-
-def _completed(root: AllTasks) -> list[bool]:
-    """Per config of `root`, whether everything asked for it is built."""
-    per_config = len(root.requires()) // max(1, len(root.configs))
-    steps = root.requires()
-    return [
-        all(step.complete() for step in steps[i : i + per_config])
-        for i in range(0, len(steps), per_config)
-    ]
 
 
 def _why_not_built(config: TaskConfig, failures: list[dict]) -> str:

@@ -36,6 +36,12 @@ _HEX = set("0123456789abcdef")
 _ALGORITHM_BY_LENGTH = {32: "md5", 64: "sha256"}
 
 
+def url_filename(url: str) -> str:
+    """A download's local file name: the basename of the URL path, query string dropped
+    (`.../Hive1_12_06_2018.rar?download=1` -> `Hive1_12_06_2018.rar`)."""
+    return Path(urlsplit(url).path).name
+
+
 class SourceError(ValueError):
     """A download_urls record is malformed; the message says which field and why."""
 
@@ -59,8 +65,7 @@ class Remote:
 
     @property
     def filename(self) -> str:
-        """Local file name: the basename of the URL path, query string dropped."""
-        return Path(urlsplit(self.url).path).name
+        return url_filename(self.url)
 
     def record(self) -> dict[str, str]:
         return {"url": self.url, checksum_algorithm(self.checksum): self.checksum}
@@ -85,7 +90,7 @@ class Source:
 
     @property
     def filename(self) -> str:
-        return Path(urlsplit(self.url).path).name
+        return url_filename(self.url)
 
     @property
     def md5(self) -> str | None:

@@ -20,7 +20,7 @@ from hearpreprocess.config import digest
 from hearpreprocess.download import download
 from hearpreprocess.members import scan_and_extract
 from hearpreprocess.pipeline.base import SHORT_DIGEST, PipelineError, record_failure
-from hearpreprocess.sources import Source
+from hearpreprocess.sources import Source, url_filename
 
 # In a folder extracted with `extract_first`: every member of the archive, one per line, so that
 # the metadata step can check the files the rows name before their audio is extracted.
@@ -102,7 +102,7 @@ class SourceFolder(_SourceStep):
         return [
             DownloadedFile(
                 checksum=checksum,
-                filename=Path(url.split("?")[0]).name,
+                filename=url_filename(url),
                 url=url,
                 work_dir=self.work_dir,
                 task_name=self.task_name,

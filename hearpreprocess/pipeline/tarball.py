@@ -65,14 +65,20 @@ class AllTasks(RunSettings, luigi.WrapperTask):
     tarballs = luigi.BoolParameter(default=True)
 
     def requires(self) -> list[luigi.Task]:
-        steps: list[luigi.Task] = []
+        return [step for steps in self.steps_per_config() for step in steps]
+
+    def steps_per_config(self) -> list[list[luigi.Task]]:
+        """For each config, in order, the steps that build what was asked for it."""
+        per_config = []
         for frozen in self.configs:
             config = recursively_unfreeze(frozen)
             if self.tarballs:
-                steps += [
-                    self.clone(TaskTarball, config=config, sample_rate=sr)
-                    for sr in self.sample_rates
-                ]
+                per_config.append(
+                    [
+                        self.clone(TaskTarball, config=config, sample_rate=sr)
+                        for sr in self.sample_rates
+                    ]
+                )
             else:
-                steps.append(self.clone(TaskBundle, config=config))
-        return steps
+                per_config.append([self.clone(TaskBundle, config=config)])
+        return per_config

@@ -15,8 +15,7 @@ import luigi
 from hearpreprocess.atomic import atomic_path
 from hearpreprocess.members import scan_and_extract
 from hearpreprocess.pipeline.base import PipelineError, TaskStep, split_identity
-from hearpreprocess.pipeline.download import source_folder
-from hearpreprocess.pipeline.metadata import SplitMetadata, read_split_rows
+from hearpreprocess.pipeline.metadata import SplitMetadata, read_split_rows, source_folders
 
 
 def has_kept_audio(step: TaskStep) -> bool:
@@ -28,12 +27,7 @@ class KeptAudio(TaskStep):
     """work_dir/tasks/<bundle>/kept-<id>/<i>/<member>: the kept audio of lazy source number i."""
 
     def requires(self) -> dict:
-        folders = [
-            source_folder(s, self.work_dir, task_name=self.bundle_name, mirror=self.mirror,
-                          builtin_mirror=self.builtin_mirror)
-            for s in self.task_config.sources
-        ]  # fmt: skip
-        return {"splits": self.clone(SplitMetadata), "folders": folders}
+        return {"splits": self.clone(SplitMetadata), "folders": source_folders(self)}
 
     def output(self) -> luigi.LocalTarget:
         name = f"kept-{split_identity(self.task_config)}"
@@ -64,14 +58,11 @@ class KeptAudio(TaskStep):
 
 def kept_roots(step: TaskStep) -> dict[str, str]:
     """{source folder + "/": kept folder + "/"} for the step's `extract_first` sources."""
-    kept = KeptAudio(
-        **{k: v for k, v in step.param_kwargs.items() if k in KeptAudio.get_param_names()}
-    )
+    kept = step.clone(KeptAudio).output().path
     roots = {}
-    for i, source in enumerate(step.task_config.sources):
+    for i, (source, folder) in enumerate(zip(step.task_config.sources, source_folders(step))):
         if source.extract_first:
-            folder = source_folder(source, step.work_dir).output().path
-            roots[folder + "/"] = f"{kept.output().path}/{i}/"
+            roots[folder.output().path + "/"] = f"{kept}/{i}/"
     return roots
 
 

@@ -41,14 +41,17 @@ preprocess-example:
 test:
 	$(PYTHON) -m pytest -q
 
+CODE = hearcore hearpreprocess heareval tests benchmarks conftest.py
+
 lint:
-	$(PYTHON) -m black --check hearpreprocess heareval tests benchmarks
-	$(PYTHON) -m isort --check-only hearpreprocess heareval tests benchmarks
-	$(PYTHON) -m flake8 hearpreprocess heareval tests benchmarks
+	$(PYTHON) -m black --check $(CODE)
+	$(PYTHON) -m isort --check-only $(CODE)
+	$(PYTHON) -m flake8 $(CODE)
+	$(PYTHON) -m mypy hearcore hearpreprocess heareval
 
 format:
-	$(PYTHON) -m isort hearpreprocess heareval tests benchmarks
-	$(PYTHON) -m black hearpreprocess heareval tests benchmarks
+	$(PYTHON) -m isort $(CODE)
+	$(PYTHON) -m black $(CODE)
 
 clean:
 	rm -rf $(EXAMPLE_DIR) _workdir tarballs embeddings

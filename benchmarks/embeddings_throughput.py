@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests" / "heareval"))
+sys.path.insert(0, str(REPO / "tests"))  # the test-support package embedding_models
 from embedding_models.bundles import write_bundle  # noqa: E402
 
 RATES = (16000, 44100)

@@ -83,7 +83,7 @@ def _build(out: Path, mirror: str, overrides: Path, lazy: bool) -> dict:
     busy: dict[str, float] = {}
     for record in report.ran:
         busy[record["step"]] = busy.get(record["step"], 0.0) + record["seconds"]
-    kept = sum(_bytes_under(p) for p in (work / "tasks").glob("*/kept-*"))
+    kept = _bytes_under(work / "kept")
     manifest = json.loads((tasks / f"{TASK}-v2.2.3-5h" / "manifest.json").read_text())
     return {
         "wall": wall,

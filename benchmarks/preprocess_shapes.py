@@ -50,11 +50,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from preprocess_throughput import measure_runner  # noqa: E402
 
+from hearcore.allocator import reuse_freed_memory  # noqa: E402
+from hearcore.format import SAMPLE_RATES  # noqa: E402
+from hearcore.hashing import file_md5  # noqa: E402
 from hearpreprocess import config as config_module  # noqa: E402
-from hearpreprocess.allocator import reuse_freed_memory  # noqa: E402
 from hearpreprocess.audio import process_clip  # noqa: E402
-from hearpreprocess.config import SAMPLE_RATES  # noqa: E402
-from hearpreprocess.download import file_md5  # noqa: E402
 from hearpreprocess.mirror import MirrorServer, mirror_location  # noqa: E402
 
 BUILTIN_URL = "https://builtin.hearbench/tones/tones-v1.zip"

@@ -40,10 +40,10 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from hearpreprocess.allocator import reuse_freed_memory  # noqa: E402
+from hearcore.allocator import reuse_freed_memory  # noqa: E402
+from hearcore.format import SAMPLE_RATES  # noqa: E402
+from hearcore.hashing import file_md5  # noqa: E402
 from hearpreprocess.audio import process_clip  # noqa: E402
-from hearpreprocess.config import SAMPLE_RATES  # noqa: E402
-from hearpreprocess.download import file_md5  # noqa: E402
 from hearpreprocess.mirror import MirrorServer  # noqa: E402
 from hearpreprocess.mirror import mirror_location  # noqa: E402
 from hearpreprocess.pipeline.base import TIMING_LOG_ENV  # noqa: E402

@@ -1,3 +1,5 @@
 """Evaluation for the HEAR benchmark: embeddings, downstream classifiers, scores, leaderboard."""
 
-__version__ = "2026.1.0"
+from hearcore import __version__
+
+__all__ = ["__version__"]

@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from hearpreprocess.bundle import file_sha256
+from hearcore.hashing import file_sha256
 
 HEAR_FUNCTIONS = ("load_model", "get_timestamp_embeddings", "get_scene_embeddings")
 

@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from hearcore.format import SAMPLE_RATES
 from heareval import api
 
-SAMPLE_RATES = (16000, 22050, 32000, 44100, 48000)
 TIMESTAMP_DURATIONS_S = (1.07, 1.98, 4.0)
 TIMESTAMP_CLIPS = 2
 SCENE_DURATION_S = 2.74

@@ -8,20 +8,22 @@ from __future__ import annotations
 
 import copy
 import difflib
-import hashlib
-import json
 import tomllib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
 
+from hearcore.format import (
+    EMBEDDING_TYPES,
+    PREDICTION_TYPES,
+    TVT_SPLITS,
+    bundle_name,
+    fold_names,
+)
+from hearcore.hashing import digest
 from hearpreprocess.sources import Source, SourceError, parse_source
 
-SAMPLE_RATES = (16000, 22050, 32000, 44100, 48000)
-EMBEDDING_TYPES = ("scene", "event")
-PREDICTION_TYPES = ("multiclass", "multilabel")
 SPLIT_MODES = ("trainvaltest", "new_split_kfold", "presplit_kfold")
-TVT_SPLITS = ("train", "valid", "test")
 RECIPES_DIR = Path(__file__).parent / "recipes"
 
 # Keys HEAR 2021 wrote into task_metadata.json besides the common ones, and which its evaluation
@@ -73,11 +75,11 @@ class TaskConfig:
     def splits(self) -> list[str]:
         if self.split_mode == "trainvaltest":
             return list(TVT_SPLITS)
-        return [f"fold{i:02d}" for i in range(self.nfolds or 0)]
+        return fold_names(self.nfolds or 0)
 
     @property
     def bundle_name(self) -> str:
-        return f"{self.task_name}-{self.version}-{self.mode}"
+        return bundle_name(self.task_name, self.version, self.mode)
 
     @property
     def is_small(self) -> bool:
@@ -138,12 +140,6 @@ TOP_KEYS = _CONFIG_FIELDS + METADATA_EXTRA_KEYS + REGISTRY_KEYS + ("modes",)
 OVERRIDE_KEYS = MODE_KEYS + ("sources",)
 
 
-def digest(obj: Any) -> str:
-    """sha256 of the canonical JSON of `obj`: the identity of a config or a step's inputs."""
-    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
 def recipe_path(task_name: str) -> Path:
     return RECIPES_DIR / f"{task_name}.toml"
 
@@ -187,7 +183,7 @@ def load_task_config(
     raw = read_recipe(task_name)
     modes = raw.get("modes", {})
     mode = mode or raw.get("default_mode")
-    if mode not in modes:
+    if mode is None or mode not in modes:  # TOML keys are str, so None is never in `modes`
         raise ConfigError(f"task {task_name!r} has no mode {mode!r}; choose one of {sorted(modes)}")
     merged = {k: v for k, v in raw.items() if k not in ("modes", *REGISTRY_KEYS)}
     merged.update(copy.deepcopy(modes[mode]))

@@ -20,13 +20,13 @@ import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Literal, Sequence
 from urllib.parse import urlsplit
 
 import requests
 from tqdm import tqdm
 
-from hearpreprocess.download import DownloadError, download, make_session, mirror_url
+from hearcore.download import DownloadError, download, make_session, mirror_url
 from hearpreprocess.sources import url_filename
 
 _HEX = set("0123456789abcdef")
@@ -67,7 +67,8 @@ def parse_manifest(text: str, where: str) -> list[ListedFile]:
         ValueError: a line is malformed (the message gives its number and what was expected), two
             entries share a file name (they would land on one path), or nothing is listed.
     """
-    files, lines_of = [], {}
+    files: list[ListedFile] = []
+    lines_of: dict[str, int] = {}  # file name -> line number of its first entry
     for number, line in enumerate(text.splitlines(), start=1):
         stripped = line.strip()
         if not stripped or stripped.startswith("#"):
@@ -247,7 +248,7 @@ class _Fetcher:
                 session.close()
         return failures, not_tried
 
-    def _fetch_one(self, listed: ListedFile) -> bool | str | None:
+    def _fetch_one(self, listed: ListedFile) -> Literal[True] | str | None:
         """True when the file is in place, a reason when it failed, None when not tried."""
         if self.stop.is_set():
             return None

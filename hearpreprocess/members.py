@@ -21,7 +21,7 @@ import zipfile
 from pathlib import Path
 from typing import Callable
 
-from hearpreprocess.archive import (
+from hearcore.archive import (
     CORRUPT_ERRORS,
     ArchiveError,
     UnsafeArchiveError,

@@ -188,6 +188,8 @@ class MirrorServer:
                 "MirrorServer is not running: call start() or use it in a with block"
             )
         host, port = self._server.server_address[:2]
+        # typeshed allows bytes here; an AF_INET socket's getsockname() gives the host as a str
+        assert isinstance(host, str)
         return f"http://{host}:{port}"
 
     def start(self) -> "MirrorServer":
@@ -212,6 +214,7 @@ class MirrorServer:
             return
         self._server.shutdown()
         self._server.server_close()
+        assert self._thread is not None  # start() sets _thread together with _server
         self._thread.join()
         self._server = None
         self._thread = None

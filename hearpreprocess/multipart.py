@@ -25,8 +25,9 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
-from hearpreprocess.archive import ArchiveError, check_zip_members
+from hearcore.archive import ArchiveError, check_zip_members
 
 _EOCD = struct.Struct("<4s4H2LH")
 _LOCATOR = struct.Struct("<4sLQL")
@@ -120,43 +121,45 @@ class _JoinedParts(io.RawIOBase):
         super().close()
 
 
-def extract_split_zip(parts: list[Path], dest: Path) -> None:
-    """Extract the split zip whose parts are `parts` (X.z01, ..., X.zip, in order) into `dest`.
+def extract_multipart_zip(parts: Sequence[str | os.PathLike], dest: str | os.PathLike) -> None:
+    """Extract the split zip (Info-ZIP `zip -s`) whose parts are `parts` into `dest`, without
+    Info-ZIP.
 
     Args:
-        parts: every part, in order; the last one holds the central directory.
+        parts: every part, in order (X.z01, ..., X.zip); the last holds the central directory.
         dest: folder to unpack into (created if missing); the caller makes it atomic.
 
     Raises:
         UnsafeArchiveError: a member would be written outside `dest`; nothing was written.
         ArchiveError: a part is missing, truncated, corrupt or out of place; the message names it.
     """
-    parts = [Path(p) for p in parts]
-    if not parts:
+    part_paths = [Path(p) for p in parts]
+    dest_path = Path(dest)
+    if not part_paths:
         raise ArchiveError("a split zip needs at least one part (X.z01, ..., X.zip)")
-    for part in parts:
+    for part in part_paths:
         if not part.is_file():
             raise ArchiveError(f"part {part} of a split zip does not exist: download it first")
-    _check_part_names(parts)
-    with _JoinedParts(parts) as joined:
-        entries = _read_central_directory(parts, joined)
-        spans = _check_entries(parts, joined, entries)
+    _check_part_names(part_paths)
+    with _JoinedParts(part_paths) as joined:
+        entries = _read_central_directory(part_paths, joined)
+        spans = _check_entries(part_paths, joined, entries)
         tail = _joined_central_directory(entries, joined.starts)
-    with _JoinedParts(parts, tail) as stream:
+    with _JoinedParts(part_paths, tail) as stream:
         try:
             zf = zipfile.ZipFile(stream)
         except (zipfile.BadZipFile, NotImplementedError) as error:
-            raise _bad(parts[-1:], f"the joined archive cannot be read ({error})") from error
+            raise _bad(part_paths[-1:], f"the joined archive cannot be read ({error})") from error
         with zf:
             members = zf.infolist()
-            check_zip_members(parts[-1], members)
-            dest.mkdir(parents=True, exist_ok=True)
+            check_zip_members(part_paths[-1], members)
+            dest_path.mkdir(parents=True, exist_ok=True)
             for info, span in zip(members, spans):
                 try:
-                    zf.extract(info, dest)
+                    zf.extract(info, dest_path)
                 except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as error:
                     problem = f"member {info.filename!r} is corrupt ({error})"
-                    raise _bad([parts[i] for i in span], problem) from error
+                    raise _bad([part_paths[i] for i in span], problem) from error
 
 
 def _bad(parts: list[Path], problem: str) -> ArchiveError:

@@ -21,11 +21,11 @@ from pathlib import Path
 import luigi
 import luigi.configuration
 
+from hearcore.allocator import reuse_freed_memory
+from hearcore.format import REPORT_FILE, SAMPLE_RATES
 from hearpreprocess import builtin
-from hearpreprocess.allocator import reuse_freed_memory
 from hearpreprocess.catalogue import task_lines
 from hearpreprocess.config import (
-    SAMPLE_RATES,
     ConfigError,
     TaskConfig,
     is_extra_task,
@@ -34,7 +34,7 @@ from hearpreprocess.config import (
     load_task_config,
     read_overrides,
 )
-from hearpreprocess.pipeline import AllTasks, DownloadedFile
+from hearpreprocess.pipeline import AllTasks, DownloadedFile, TaskBundle
 from hearpreprocess.pipeline.base import FAILURE_LOG_ENV, TIMING_LOG_ENV, record_failure
 
 LUIGI_CFG = Path(__file__).resolve().parent.parent / "configs" / "luigi.cfg"
@@ -130,10 +130,14 @@ def build(args: argparse.Namespace) -> RunReport:
             )
             _run_luigi(root, args)
             steps = root.steps_per_config()
-            unfinished = [c for c, s in zip(configs, steps) if not all(x.complete() for x in s)]
-        report = RunReport(ok=not unfinished, skipped=skipped)
+            done = [all(x.complete() for x in s) for s in steps]
+        report = RunReport(ok=all(done), skipped=skipped)
         report.failures = _read_jsonl(failure_log, 0)
-        report.not_built = {c.bundle_name: _why_not_built(c, report.failures) for c in unfinished}
+        report.not_built = {
+            c.bundle_name: _why_not_built(c, s, report.failures)
+            for c, s, ok in zip(configs, steps, done)
+            if not ok
+        }
         report.ran = _read_jsonl(timing_log, timing_start)
     finally:
         for key, value in saved_env.items():
@@ -151,13 +155,38 @@ def build(args: argparse.Namespace) -> RunReport:
     return report
 
 
-def _why_not_built(config: TaskConfig, failures: list[dict]) -> str:
-    """The failure that stopped a bundle: its own, or that of a source it shares with others."""
+def _why_not_built(config: TaskConfig, steps: list[luigi.Task], failures: list[dict]) -> str:
+    """The failure that stopped a bundle: that of a step it needs, its own or one it shares with
+    other bundles (a download, the corpus metadata of two modes)."""
+    needed = _step_ids(steps)
     checksums = {r.checksum for s in config.sources for r in s.remotes}
     for failure in failures:
-        if failure["task"] == config.bundle_name or failure.get("checksum") in checksums:
+        if (
+            failure.get("id") in needed
+            or failure["task"] == config.bundle_name
+            or failure.get("checksum") in checksums
+        ):
             return f"{failure['step']} failed: {failure['error']}"
     return "a step it needs did not run (rerun with --verbose to see Luigi's log)"
+
+
+def _step_ids(steps: list[luigi.Task]) -> set[str]:
+    """The Luigi task ids of `steps` and of every step they need, the audio shards included
+    where their split step has planned them."""
+    seen: set[str] = set()
+    todo = list(steps)
+    while todo:
+        step = todo.pop()
+        if step.task_id in seen:
+            continue
+        seen.add(step.task_id)
+        try:
+            todo += luigi.task.flatten(step.requires())
+            if isinstance(step, TaskBundle) and step.requires().complete():
+                todo += [s for shards in step.audio_shards().values() for s in shards]
+        except Exception:  # a broken step (e.g. its recipe does not import) has its own record
+            continue
+    return seen
 
 
 def _builtin_downloads_done(config: TaskConfig, work_dir: Path) -> bool:
@@ -190,7 +219,7 @@ def _run_luigi(root: luigi.Task, args: argparse.Namespace) -> None:
 def _record_broken(task: luigi.Task, exception: BaseException) -> None:
     """A step whose requirements or outputs cannot even be computed (e.g. a missing recipe)."""
     name = getattr(task, "bundle_name", "") or getattr(task, "task_name", "")
-    record_failure(name, type(task).__name__, exception)
+    record_failure(task, name, exception)
 
 
 def _read_jsonl(path: Path, offset: int) -> list[dict]:
@@ -203,7 +232,7 @@ def _read_jsonl(path: Path, offset: int) -> list[dict]:
 
 def _left_out(bundle_dir: Path) -> dict:
     try:
-        report = json.loads((bundle_dir / "report.json").read_text(encoding="utf-8"))
+        report = json.loads((bundle_dir / REPORT_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
     return report.get("undecodable", {})

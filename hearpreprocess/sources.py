@@ -28,12 +28,12 @@ from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
+from hearcore.hashing import ChecksumError, checksum_algorithm
+
 SOURCE_KINDS = ("archive", "multipart_zip", "file", "file_list")
 CHECKSUM_KEYS = ("md5", "sha256")
 SOURCE_KEYS = ("split", "name", "kind", "url", "parts", "extract_first", *CHECKSUM_KEYS)
 PART_KEYS = ("url", *CHECKSUM_KEYS)
-_HEX = set("0123456789abcdef")
-_ALGORITHM_BY_LENGTH = {32: "md5", 64: "sha256"}
 
 
 def url_filename(url: str) -> str:
@@ -44,16 +44,6 @@ def url_filename(url: str) -> str:
 
 class SourceError(ValueError):
     """A download_urls record is malformed; the message says which field and why."""
-
-
-def checksum_algorithm(checksum: str) -> str:
-    """'md5' or 'sha256', from the length of a hex digest."""
-    algorithm = _ALGORITHM_BY_LENGTH.get(len(checksum))
-    if algorithm is None or not set(checksum) <= _HEX:
-        raise SourceError(
-            f"checksum {checksum!r} is neither an md5 (32 hex digits) nor a sha256 (64)"
-        )
-    return algorithm
 
 
 @dataclass(frozen=True)
@@ -174,6 +164,10 @@ def _parse_remote(record: Mapping, overrides: Mapping[str, Mapping]) -> Remote:
     if len(given) != 1:
         raise SourceError(f"{url}: give exactly one checksum, md5 or sha256")
     checksum = str(record[given[0]]).strip().lower()
-    if checksum_algorithm(checksum) != given[0]:
+    try:
+        algorithm = checksum_algorithm(checksum)
+    except ChecksumError as error:
+        raise SourceError(f"{url}: {error}") from None
+    if algorithm != given[0]:
         raise SourceError(f"{url}: {given[0]} must be {'32' if given[0] == 'md5' else '64'} hex")
     return Remote(url, checksum)

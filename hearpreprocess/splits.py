@@ -19,7 +19,8 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-TVT_SPLITS = ("train", "valid", "test")
+from hearcore.format import TVT_SPLITS, fold_name
+
 DEFAULT_SPLIT_PERCENTAGE = {"train": 80, "valid": 10, "test": 10}
 KFOLD_SEEDS = ["split_k_folds"] + [f"split_k_folds_retry_{i}" for i in range(999)]
 REPORT_COLUMNS = ("action", "reason")
@@ -263,7 +264,7 @@ def _split_k_folds(df: pd.DataFrame, config: Any) -> pd.DataFrame:
             f"new_split_kfold: no seed out of {len(KFOLD_SEEDS)} puts every label in each of "
             f"{nfolds} folds; use fewer folds or check for rare labels"
         )
-    fold_of_key = {key: f"fold{j:02d}" for j, fold in enumerate(folds) for key in fold}
+    fold_of_key = {key: fold_name(j) for j, fold in enumerate(folds) for key in fold}
     out = df.copy()
     out["split"] = out["split_key"].map(fold_of_key).astype(object)
     return out
@@ -282,9 +283,9 @@ def trim_events(
     """Drop events starting at or after the clip end and clip event ends to it.
 
     No file is lost: a file whose events all start after the cut is kept as one row with
-    label, start and end set to missing (a clip with no events; `bundle.split_json` writes it as
-    an empty list). HEAR 2021 asserted this never happened; keeping the clip as a negative
-    example loses nothing and is listed in the report as "emptied".
+    label, start and end set to missing (a clip with no events; `hearcore.bundle.split_json`
+    writes it as an empty list). HEAR 2021 asserted this never happened; keeping the clip as a
+    negative example loses nothing and is listed in the report as "emptied".
 
     Args:
         df: event metadata (`start`, `end` in ms).

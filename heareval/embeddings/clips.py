@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import soundfile as sf
 
-from heareval.bundle import BundleError, TaskBundle
+from hearcore.bundle import Bundle, BundleError
+from hearcore.signal import resample, to_mono, trim_or_pad
 
 
 def choose_source_rate(available: list[int], model_rate: int) -> int:
@@ -31,7 +32,7 @@ def target_length(n_source: int, source_rate: int, model_rate: int, duration: fl
 
 
 def load_clip(
-    bundle: TaskBundle, split: str, filename: str, source_rate: int, model_rate: int
+    bundle: Bundle, split: str, filename: str, source_rate: int, model_rate: int
 ) -> np.ndarray:
     """One mono float32 clip at `model_rate`, trimmed/zero-padded to its exact target length.
 
@@ -45,16 +46,8 @@ def load_clip(
         raise BundleError(f"{bundle.name}: cannot read {path} ({e}); re-extract the bundle")
     if sr != source_rate:
         raise BundleError(f"{path}: sample rate {sr} in the {source_rate} folder")
-    audio = audio.mean(axis=1) if audio.shape[1] > 1 else audio[:, 0]
-    n_out = target_length(len(audio), source_rate, model_rate, bundle.sample_duration)
+    mono = to_mono(audio)
+    n_out = target_length(len(mono), source_rate, model_rate, bundle.sample_duration)
     if source_rate != model_rate:
-        from hearpreprocess.audio import resample
-
-        audio = resample(audio, source_rate, model_rate, method="soxr")
-    return _trim_or_pad(np.asarray(audio, dtype=np.float32), n_out)
-
-
-def _trim_or_pad(x: np.ndarray, n: int) -> np.ndarray:
-    if len(x) >= n:
-        return x[:n]
-    return np.concatenate([x, np.zeros(n - len(x), dtype=np.float32)])
+        mono = resample(mono, source_rate, model_rate, method="soxr")
+    return trim_or_pad(mono, n_out)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
 import torch
@@ -81,7 +82,7 @@ class Extractor:
         n = int(PROBE_SECONDS * self.sr)
         noise = np.random.default_rng(0).uniform(-1, 1, (2, n)).astype(np.float32)
         self.call(noise[:1, : n // 4])  # one-time set-up (caches, lazy buffers) is not per clip
-        result = {}
+        result: dict[str, Any] = {}
         cost = call_cost_bytes(lambda: result.setdefault("out", self.call(noise)), self.device)
         out = result["out"]
         emb = out[0] if self.is_event else out
@@ -96,22 +97,28 @@ class Extractor:
             self.plan.align = _align_samples(self.plan.hop_ms, self.sr)
         return self.plan
 
+    def _probed(self) -> Plan:
+        """`plan`, set by `probe()`, which runs before any batch or chunk is sized."""
+        assert self.plan is not None, "Extractor.probe() must run before batches are sized"
+        return self.plan
+
     # -- sizes ---------------------------------------------------------------------------------
     def batch_size(self, n_samples: int) -> int:
         """Clips of `n_samples` per call: the override, or as many as fit the budget (>= 1)."""
         if self.batch_size_override:
             return self.batch_size_override
-        per_clip = self.plan.bytes_per_second * n_samples / self.sr
+        per_clip = self._probed().bytes_per_second * n_samples / self.sr
         return max(1, int(self.budget // per_clip))
 
     def chunk_samples(self) -> tuple[int, int]:
         """(chunk, context) in samples, multiples of the hop alignment."""
-        align = self.plan.align
+        plan = self._probed()
+        align = plan.align
         context = _round_up(int(math.ceil(self.context_seconds * self.sr)), align)
         if self.chunk_seconds is not None:
             chunk = int(round(self.chunk_seconds * self.sr))
         else:
-            chunk = int(self.budget / self.plan.bytes_per_second * self.sr) - 2 * context
+            chunk = int(self.budget / plan.bytes_per_second * self.sr) - 2 * context
             chunk = max(chunk, 4 * context)
         return max(align, chunk // align * align), context
 
@@ -144,7 +151,7 @@ class Extractor:
                     pieces[i] = self._keep_own_frames(emb[j], ts[j], windows[i], is_last)
         rows = np.concatenate([p[0] for p in pieces])
         stamps = np.concatenate([p[1] for p in pieces])
-        check_regular(stamps, self.plan.hop_ms)
+        check_regular(stamps, self._probed().hop_ms)
         return rows, stamps
 
     def _keep_own_frames(self, emb, ts, window, is_last: bool):

@@ -8,7 +8,7 @@ from typing import Callable
 
 import torch
 
-from hearpreprocess.allocator import release_free_memory
+from hearcore.allocator import release_free_memory
 
 _STATUS = "/proc/self/status"
 _CLEAR_REFS = "/proc/self/clear_refs"
@@ -47,7 +47,7 @@ def call_cost_bytes(fn: Callable[[], object], device: torch.device) -> int | Non
     global _peak_before_reset
     try:
         _peak_before_reset = peak_rss_bytes()
-        # Freed buffers kept for reuse (hearpreprocess.allocator) would hide part of the cost.
+        # Freed buffers kept for reuse (hearcore.allocator) would hide part of the cost.
         release_free_memory()
         base = _status_kb("VmRSS")
         with open(_CLEAR_REFS, "w") as f:

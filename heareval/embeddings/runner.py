@@ -12,10 +12,10 @@ import re
 import sys
 from pathlib import Path
 
-from heareval.bundle import BundleError, is_bundle
+from hearcore.allocator import reuse_freed_memory
+from hearcore.bundle import BundleError, is_bundle
 from heareval.embeddings import cache
 from heareval.embeddings.task import embed_task
-from hearpreprocess.allocator import reuse_freed_memory
 
 
 def options_slug(options: dict | None) -> str:

@@ -7,14 +7,18 @@ import json
 import random
 import shutil
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import soundfile as sf
 import torch
 from tqdm import tqdm
 
-from heareval.bundle import METADATA_FILE, VOCABULARY_FILE, BundleError, TaskBundle, read_bundle
+from hearcore.atomic import atomic_path
+from hearcore.bundle import Bundle, BundleError, read_bundle
+from hearcore.format import METADATA_FILE, VOCABULARY_FILE
 from heareval.embeddings import cache
 from heareval.embeddings.clips import choose_source_rate, load_clip, target_length
 from heareval.embeddings.extract import Extractor
@@ -56,12 +60,12 @@ def embed_task(
         "chunk_seconds": chunk_seconds,
         "context_seconds": context_seconds,
     }
-    cache.remove_stale_partials(out_dir)
     if cache.is_done(out_dir, key):
         return {"status": "skipped", "out_dir": str(out_dir), "profile": None}
 
-    tmp = cache.new_partial_dir(out_dir)
-    try:
+    # The whole folder is written under a temporary name and renamed into place at the end.
+    with atomic_path(out_dir) as tmp:
+        tmp.mkdir()
         extractor = Extractor(
             module, model, device, bundle.is_event, memory_budget_mb, batch_size, chunk_seconds,
             context_seconds,
@@ -70,14 +74,22 @@ def embed_task(
         profile.update(model=identity, memory_budget_mb=memory_budget_mb)
         _write_json(tmp / PROFILE_FILE, profile)
         _write_json(tmp / cache.KEY_FILE, key)  # last: its presence marks the folder complete
-        cache.commit_partial(tmp, out_dir)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return {"status": "done", "out_dir": str(out_dir), "profile": profile}
 
 
+@dataclass
+class _Totals:
+    """What `_write_split` did, summed over the splits (for the profile)."""
+
+    clips: int = 0
+    samples: int = 0
+    batch_sizes: set[int] = field(default_factory=set)
+    batches: int = 0
+    chunked_clips: int = 0
+
+
 def _write_task(
-    bundle: TaskBundle, tmp: Path, extractor: Extractor, source_rate: int, progress: bool
+    bundle: Bundle, tmp: Path, extractor: Extractor, source_rate: int, progress: bool
 ) -> dict:
     for name in [METADATA_FILE, VOCABULARY_FILE] + [f"{s}.json" for s in bundle.splits]:
         shutil.copyfile(bundle.path / name, tmp / name)
@@ -87,17 +99,17 @@ def _write_task(
     plan = extractor.probe()
     # hear-eval-kit shuffled each split's files with one Random(0) shared across splits in order.
     prng = random.Random(0)
-    totals = {"clips": 0, "samples": 0, "batch_sizes": set(), "batches": 0, "chunked_clips": 0}
+    totals = _Totals()
     for split in bundle.splits:
         files = list(bundle.labels(split))
         prng.shuffle(files)
         _write_split(bundle, split, files, tmp, extractor, source_rate, totals, progress)
     elapsed = time.perf_counter() - start
-    audio_seconds = totals["samples"] / extractor.sr
+    audio_seconds = totals.samples / extractor.sr
     profile = {
         "task": bundle.name,
         "time_elapsed": elapsed,
-        "clips": totals["clips"],
+        "clips": totals.clips,
         "audio_seconds": audio_seconds,
         "audio_seconds_per_second": audio_seconds / elapsed if elapsed > 0 else None,
         "device": str(extractor.device),
@@ -108,16 +120,16 @@ def _write_task(
             if extractor.device.type == "cuda"
             else None
         ),
-        "batch_sizes": sorted(totals["batch_sizes"]),
-        "batches": totals["batches"],
-        "chunked_clips": totals["chunked_clips"],
+        "batch_sizes": sorted(totals.batch_sizes),
+        "batches": totals.batches,
+        "chunked_clips": totals.chunked_clips,
         "estimated_bytes_per_audio_second": plan.bytes_per_second,
         "memory_measured": plan.measured,
         "sample_rate": extractor.sr,
         "source_rate": source_rate,
         "resampled_from": source_rate if source_rate != extractor.sr else None,
     }
-    if totals["chunked_clips"]:
+    if totals.chunked_clips:
         chunk, context = extractor.chunk_samples()
         profile.update(chunk_samples=chunk, context_samples=context)
     return profile
@@ -144,15 +156,15 @@ def _write_split(bundle, split, files, tmp, extractor, source_rate, totals, prog
             for idx, clips in _batches(files, lengths, load, extractor):
                 if len(clips) == 1 and extractor.needs_chunks(len(clips[0])):
                     results = [extractor.embed_chunked(clips[0])]
-                    totals["chunked_clips"] += 1
+                    totals.chunked_clips += 1
                 else:
                     results = extractor.embed_batch(np.stack(clips))
-                    totals["batch_sizes"].add(len(clips))
-                    totals["batches"] += 1
+                    totals.batch_sizes.add(len(clips))
+                    totals.batches += 1
                 for i, (rows, stamps) in zip(idx, results):
                     out.put(i, rows, stamps)
-                totals["clips"] += len(idx)
-                totals["samples"] += sum(len(c) for c in clips)
+                totals.clips += len(idx)
+                totals.samples += sum(len(c) for c in clips)
                 bar.update(len(idx))
     bar.close()
 
@@ -216,7 +228,7 @@ class _InFileOrder:
         self.write = write
         self.scratch = scratch
         self.next = 0
-        self._f = None
+        self._f: BinaryIO | None = None
         self._waiting: dict = {}  # index -> (byte offset, rows shape, stamps)
 
     def __enter__(self) -> _InFileOrder:
@@ -249,6 +261,7 @@ class _InFileOrder:
 
     def _unpark(self, i):
         offset, shape, stamps = self._waiting.pop(i)
+        assert self._f is not None  # _park opened it for the result waiting here
         self._f.seek(offset)
         data = self._f.read(int(np.prod(shape)) * 4)
         return np.frombuffer(data, dtype="<f4").reshape(shape), stamps

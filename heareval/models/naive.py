@@ -31,9 +31,9 @@ import math
 import numpy as np
 import torch
 
+from hearcore.format import SAMPLE_RATES
 from heareval.models.mel import mel_filterbank
 
-SAMPLE_RATES = (16000, 22050, 32000, 44100, 48000)
 N_FFT = {16000: 1500, 22050: 2048, 32000: 3000, 44100: 4096, 48000: 4500}
 HOP_MS = 20.0
 N_MELS = 128
@@ -50,6 +50,11 @@ _MEL_BLOCK = 16
 
 class NaiveMelProjection(torch.nn.Module):
     """Log-mel + random projection; ``forward(audio) -> (embeddings, timestamps)``."""
+
+    # Registered buffers (they follow .to(device)); declared so that they type as tensors.
+    window: torch.Tensor
+    mel_filters: torch.Tensor
+    projection: torch.Tensor
 
     def __init__(
         self,

@@ -7,13 +7,15 @@ into it, so a k-fold rotation only builds index vectors and never copies embeddi
 
 from __future__ import annotations
 
-import csv
 import json
 import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from hearcore.format import METADATA_FILE, VOCABULARY_FILE, split_file
+from hearcore.vocabulary import VocabularyError, read_vocabulary, vocabulary_text
 
 
 class EmbeddingDataError(ValueError):
@@ -63,16 +65,6 @@ def _read_json(path: Path):
     return json.loads(path.read_text())
 
 
-def read_vocabulary(path: Path) -> list[str]:
-    """Labels of labelvocabulary.csv in idx order; idx must run 0..K-1."""
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    idx = [int(r["idx"]) for r in rows]
-    if sorted(idx) != list(range(len(rows))):
-        raise EmbeddingDataError(f"{path}: idx must run 0..{len(rows) - 1}, got {sorted(idx)}")
-    return [r["label"] for r in sorted(rows, key=lambda r: int(r["idx"]))]
-
-
 def _read_split(path: Path, split: str) -> tuple[np.ndarray, list]:
     n_rows, dim = _read_json(path / f"{split}.embedding-dimensions.json")
     raw = path / f"{split}.embeddings.npy"
@@ -111,9 +103,16 @@ def load_task(path: str | Path) -> TaskData:
         EmbeddingDataError: a file is missing, dimensions disagree or a label is unknown.
     """
     path = Path(path)
-    metadata = _read_json(path / "task_metadata.json")
-    vocabulary = read_vocabulary(path / "labelvocabulary.csv")
-    xs, ys, ranges, frames, events = [], [], {}, {}, {}
+    metadata = _read_json(path / METADATA_FILE)
+    try:
+        vocabulary = read_vocabulary(path / VOCABULARY_FILE)
+    except VocabularyError as e:
+        raise EmbeddingDataError(f"{e}; run the embedding stage for this task again") from None
+    xs: list[np.ndarray] = []
+    ys: list[np.ndarray] = []
+    ranges: dict[str, tuple[int, int]] = {}
+    frames: dict[str, list[tuple[str, float]]] = {}
+    events: dict[str, dict[str, list[dict]]] = {}
     start = 0
     for split in metadata["splits"]:
         x, labels = _read_split(path, split)
@@ -131,7 +130,7 @@ def load_task(path: str | Path) -> TaskData:
         if metadata.get("embedding_type") == "event":
             stamps = _read_json(path / f"{split}.filename-timestamps.json")
             frames[split] = [(Path(name).name, float(t)) for name, t in stamps]
-            events[split] = _read_json(path / f"{split}.json")
+            events[split] = _read_json(path / split_file(split))
     return TaskData(
         path, metadata, vocabulary, np.concatenate(xs), np.concatenate(ys), ranges, frames, events
     )
@@ -157,11 +156,8 @@ def write_embedding_task(
     """
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
-    (path / "task_metadata.json").write_text(json.dumps(metadata))
-    with open(path / "labelvocabulary.csv", "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["idx", "label"])
-        writer.writerows(enumerate(vocabulary))
+    (path / METADATA_FILE).write_text(json.dumps(metadata))
+    (path / VOCABULARY_FILE).write_text(vocabulary_text(vocabulary))
     for split, (x, labels) in splits.items():
         x = np.ascontiguousarray(x, dtype=np.float32)
         x.tofile(path / f"{split}.embeddings.npy")
@@ -171,7 +167,7 @@ def write_embedding_task(
         if frames is not None:
             (path / f"{split}.filename-timestamps.json").write_text(json.dumps(frames[split]))
         if events is not None:
-            (path / f"{split}.json").write_text(json.dumps(events[split]))
+            (path / split_file(split)).write_text(json.dumps(events[split]))
     return path
 
 

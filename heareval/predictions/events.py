@@ -1,4 +1,4 @@
-"""Frame probabilities -> events (EVAL.md §3.5).
+"""Frame probabilities -> events, and the post-processing grid searched on validation.
 
 Per file the frames are ordered by timestamp, optionally median-filtered over time (width =
 round(median_filter_ms / mean hop) frames), binarised at 0.5, and every run of active frames of a

@@ -25,6 +25,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from heareval.predictions.grid import check_config
+
 BETAS, ADAM_EPS, BN_EPS, BN_MOMENTUM = (0.9, 0.999), 1e-8, 1e-5, 0.1
 PREDICT_BATCH = 4096
 # On a CPU the configurations' matrix products are compute-bound already, and big stacks spill the
@@ -38,9 +40,18 @@ CPU_STACK = 2
 Validator = Callable[[np.ndarray, float], tuple[float, tuple]]
 
 
+def monitor_loss(probs: np.ndarray, loss: float) -> tuple[float, tuple]:
+    """The validator that monitors the validation loss itself (to be minimised)."""
+    return loss, ()
+
+
 @dataclass
 class Trained:
-    """One configuration after training: its best state as a stack of size 1."""
+    """One configuration after training: its best state as a stack of size 1.
+
+    `value`, `epoch` and `postprocessing` are those of the best validation check; `history` holds
+    every check's epoch, value and loss.
+    """
 
     config: dict
     value: float = math.nan
@@ -89,7 +100,7 @@ def forward(state: dict, x: torch.Tensor, masks: list | None = None) -> torch.Te
     place; without, it uses the running buffers (evaluation).
     """
     n_layers = _n_layers(state)
-    h = None
+    h = x
     for i in range(n_layers):
         w, b = state[f"w{i}"], state[f"b{i}"]
         if i == 0:
@@ -219,9 +230,10 @@ def _improved(value: float, best: float, maximize: bool) -> bool:
     return value > best if maximize else value < best
 
 
-def _train_group(group, results, x, y, train_rows, valid_rows, validate, maximize, shuffle_seed):
+def _train_group(group, results, x, y, split_rows, validate, multilabel, maximize, shuffle_seed):
+    """Train one stack until every configuration in it has stopped."""
+    train_rows, valid_rows = split_rows
     device = x.device
-    multilabel = validate.multilabel
     batch_size = group.configs[0]["batch_size"]
     shuffler = torch.Generator().manual_seed(shuffle_seed)
     train_rows = torch.as_tensor(train_rows, device=device)
@@ -241,14 +253,15 @@ def _train_group(group, results, x, y, train_rows, valid_rows, validate, maximiz
             for j, i in enumerate(group.ids)
             if (epoch + 1) % results[i].config["check_val_every_n_epoch"] == 0
         ]
+        check = (results, waits, x, y, valid_rows, validate, multilabel, maximize, epoch)
         if due:
-            _validate(group, due, results, waits, x, y, valid_rows, validate, maximize, epoch)
+            _validate(group, due, *check)
         keep = []
         for j, i in enumerate(group.ids):
             config = results[i].config
             done = epoch + 1 >= config["max_epochs"] or waits[i] >= config["patience"]
             if done and not results[i].state:  # never validated: keep the final state
-                _validate(group, [j], results, waits, x, y, valid_rows, validate, maximize, epoch)
+                _validate(group, [j], *check)
             if not done:
                 keep.append(j)
         if len(keep) < len(group.ids):
@@ -256,10 +269,11 @@ def _train_group(group, results, x, y, train_rows, valid_rows, validate, maximiz
         epoch += 1
 
 
-def _validate(group, due, results, waits, x, y, valid_rows, validate, maximize, epoch):
-    probs, logits = predict(group.state, x, valid_rows, validate.multilabel)
+def _validate(group, due, results, waits, x, y, valid_rows, validate, multilabel, maximize, epoch):
+    """One validation check of the stacked configurations at positions `due`; keeps best states."""
+    probs, logits = predict(group.state, x, valid_rows, multilabel)
     rows = torch.as_tensor(valid_rows, device=x.device)
-    losses = loss_per_config(logits, y[rows], validate.multilabel)
+    losses = loss_per_config(logits, y[rows], multilabel)
     for j in due:
         i = group.ids[j]
         value, postprocessing = validate(probs[j].cpu().numpy(), float(losses[j]))
@@ -278,30 +292,35 @@ def train_grid(
     y: torch.Tensor,
     train_rows,
     valid_rows,
-    validate,
+    validate: Validator,
     *,
     maximize: bool,
     seeds: list[int],
     shuffle_seed: int,
     max_stack: int | None = None,
+    multilabel: bool = False,
 ) -> list[Trained]:
     """Train every configuration, batched per architecture, with per-config early stopping.
 
     Args:
-        configs: hyper-parameter dicts (grid.py keys; optional weight_decay).
+        configs: hyper-parameter dicts (grid.py keys; optional weight_decay), checked with
+            `grid.check_config`: a key the trainer would ignore raises ValueError.
         x, y: the task's embeddings (N, D) and targets (N, K), on the training device.
         train_rows, valid_rows: row indices of x.
-        validate: callable (probabilities, mean loss) -> (value, post-processing) with a
-            `multilabel` attribute; the monitored value of a validation check.
+        validate: callable (probabilities, mean loss) -> (value, post-processing); the monitored
+            value of a validation check (`monitor_loss` monitors the loss).
         maximize: whether a larger monitored value is better.
         seeds: one seed per configuration (initial weights and dropout masks).
         shuffle_seed: seed of the minibatch order (shared by all configurations).
         max_stack: most configurations trained in one stack; default all on CUDA, CPU_STACK
             on a CPU. Results do not depend on it.
+        multilabel: sigmoid and binary cross-entropy per label; else softmax and cross-entropy.
 
     Returns:
         One `Trained` per configuration, in the order of `configs`.
     """
+    for config in configs:
+        check_config(config)
     results = [Trained(config=dict(c)) for c in configs]
     groups: dict[tuple, list[int]] = {}
     for i, c in enumerate(configs):
@@ -317,5 +336,6 @@ def train_grid(
             y.shape[1],
             x.device,
         )
-        _train_group(group, results, x, y, train_rows, valid_rows, validate, maximize, shuffle_seed)
+        split_rows = (train_rows, valid_rows)
+        _train_group(group, results, x, y, split_rows, validate, multilabel, maximize, shuffle_seed)
     return results

@@ -1,4 +1,8 @@
-"""The HEAR downstream protocol (EVAL.md §3.4): rotations, grid search, retraining, test.
+"""The HEAR downstream protocol: a grid search on the first rotation of the splits, the chosen
+configuration retrained on every other rotation, and each rotation's test split scored.
+
+The probes are the estimators of probes.py, fitted through `ProbeGrid` on every rotation (the
+search on the first, a grid of the chosen configuration on the others).
 
 Seeds: every training run derives its seeds from (run seed, rotation, configuration) with sha256,
 so a configuration gets the same initial weights and dropout masks whether it is trained alone or
@@ -11,15 +15,23 @@ import hashlib
 import json
 import math
 import time
+from typing import Any
 
 import numpy as np
 import torch
 
 from heareval.predictions.data import TaskData
+from heareval.predictions.estimator import Estimator
 from heareval.predictions.events import group_frames, postprocessing_grid, predict_events
 from heareval.predictions.grid import build_grid, sample_grid
-from heareval.predictions.mlp import loss_per_config, predict, train_grid
-from heareval.predictions.probes import KNN_K_GRID, neighbour_scores
+from heareval.predictions.probes import (
+    KNN_K_GRID,
+    KNNProbe,
+    LinearProbe,
+    MLPProbe,
+    ProbeGrid,
+    take_rows,
+)
 
 
 def derive_seed(*parts) -> int:
@@ -115,50 +127,20 @@ class Evaluator:
         return out
 
 
-def _loss_from_probs(probs: np.ndarray, targets: np.ndarray, multilabel: bool) -> float:
-    p = np.clip(probs, 1e-7, 1 - 1e-7)
-    if multilabel:
-        return float(-(targets * np.log(p) + (1 - targets) * np.log(1 - p)).mean())
-    return float(-np.log(p[np.arange(len(p)), targets.argmax(1)]).mean())
-
-
-def _search(task, probe, configs, x, y, rotation, evaluator, seed, r):
-    """Train `configs` on one rotation; returns [(config, value, epoch, pp, predictor)]."""
-    train_rows, valid_rows = task.rows(rotation["train"]), task.rows(rotation["valid"])
+def make_probe(probe: str, multilabel: bool, shuffle_seed: int) -> Estimator:
+    """The unfitted estimator of `probe` ("mlp", "linear" or "knn"); configurations set the rest."""
     if probe == "knn":
-        ks = [c["n_neighbors"] for c in configs]
-        found = neighbour_scores(x[train_rows], y[train_rows], x[valid_rows], ks)
-        out = []
-        for c in configs:
-            probs = found[c["n_neighbors"]]
-            value, pp = evaluator(
-                probs, _loss_from_probs(probs, evaluator.targets, evaluator.multilabel)
-            )
-            out.append((c, value, 0, pp, ("knn", train_rows, c["n_neighbors"])))
-        return out
-    trained = train_grid(
-        configs,
-        x,
-        y,
-        train_rows,
-        valid_rows,
-        evaluator,
-        maximize=evaluator.maximize,
-        seeds=[derive_seed(seed, r, c) for c in configs],
-        shuffle_seed=derive_seed(seed, r, "shuffle"),
-    )
-    return [(t.config, t.value, t.epoch, t.postprocessing, ("mlp", t.state)) for t in trained]
+        return KNNProbe(multilabel=multilabel)
+    if probe == "linear":
+        return LinearProbe(multilabel=multilabel, shuffle_seed=shuffle_seed)
+    return MLPProbe(multilabel=multilabel, shuffle_seed=shuffle_seed)
 
 
-def _test(task, predictor, x, y, rows, multilabel):
-    if predictor[0] == "knn":
-        _, train_rows, k = predictor
-        probs = neighbour_scores(x[train_rows], y[train_rows], x[rows], [k])[k]
-        return probs, None, _loss_from_probs(probs, task.y[rows], multilabel)
-    probs, logits = predict(predictor[1], x, rows, multilabel)
-    target = y[torch.as_tensor(rows, device=x.device)]
-    loss = float(loss_per_config(logits, target, multilabel)[0])
-    return probs[0].cpu().numpy(), logits[0].cpu().numpy(), loss
+def make_search(probe: str, configs: list[dict], valid: Evaluator, seed: int, r: int) -> ProbeGrid:
+    """The grid of `configs` for rotation r, seeded from (run seed, rotation, configuration)."""
+    template = make_probe(probe, valid.multilabel, derive_seed(seed, r, "shuffle"))
+    seeds = None if probe == "knn" else [derive_seed(seed, r, c) for c in configs]
+    return ProbeGrid(template, configs, seeds=seeds)
 
 
 def candidate_configs(task, probe, grid, grid_points, seed):
@@ -168,16 +150,35 @@ def candidate_configs(task, probe, grid, grid_points, seed):
     return sample_grid(build_grid(grid, task.metadata, probe), grid_points, seed)
 
 
-def _rank(records: list, maximize: bool) -> list:
-    """Records sorted best first (NaN last); ties keep grid order (a stable sort)."""
+def _test_fold(task, chosen, splits: list[str], x, y, scores: dict) -> tuple[dict, dict]:
+    """Scores (old schema, without time) and prediction arrays of a fitted probe on `splits`."""
+    pp = chosen.postprocessing_
+    test = Evaluator(task, splits, scores)
+    rows = task.rows(splits)
+    probs, logits, loss = chosen.predict_with_loss(take_rows(x, rows), take_rows(y, rows))
+    fold = {
+        **test.report(probs, loss, pp),
+        "validation_score": float(chosen.validation_score_),
+        "epoch": int(chosen.best_epoch_),
+    }
+    arrays = {"target": task.y[rows], "prediction": probs}
+    if logits is not None:
+        arrays["prediction_logit"] = logits
+    if task.is_event:
+        arrays.update(
+            target_events=test.reference,
+            predicted_events=test.events(probs, pp),
+            timestamp=test.frames,
+            postprocessing=list(pp),
+        )
+    return fold, arrays
 
-    def key(record):
-        value = record[1]
-        if math.isnan(value):
-            return math.inf
-        return -value if maximize else value
 
-    return sorted(records, key=key)
+def _default_scores() -> dict:
+    # Imported on first use: the metrics import scipy.stats, most of a second.
+    from heareval.metrics import SCORES
+
+    return SCORES
 
 
 def run_protocol(
@@ -197,54 +198,37 @@ def run_protocol(
         arrays), `hparams`, `postprocessing`, `score_mode` and `grid` (every searched
         configuration with its validation value and best epoch, best first).
     """
-    if scores is None:
-        from heareval.metrics import SCORES as scores
+    scores = _default_scores() if scores is None else scores
     x = torch.as_tensor(task.x, device=device)
     y = torch.as_tensor(task.y, device=device)
-    rotations = fold_rotations(task.metadata)
     configs = candidate_configs(task, probe, grid, grid_points, seed)
-    folds, predictions, best = {}, {}, None
-    for r, rotation in enumerate(rotations):
+    folds, predictions = {}, {}
+    best_config: dict = {}
+    best_postprocessing: tuple = ()
+    grid_record: list[dict] = []
+    for r, rotation in enumerate(fold_rotations(task.metadata)):
         started = time.time()
         valid = Evaluator(task, rotation["valid"], scores)
+        searched = make_search(probe, configs if r == 0 else [best_config], valid, seed, r).fit(
+            x,
+            y,
+            train_rows=task.rows(rotation["train"]),
+            valid_rows=task.rows(rotation["valid"]),
+            validate=valid,
+            maximize=valid.maximize,
+        )
+        chosen: Any = searched.best_estimator_
         if r == 0:
-            ranked = _rank(
-                _search(task, probe, configs, x, y, rotation, valid, seed, r), valid.maximize
-            )
-            best = ranked[0]
-            grid_record = [
-                {"hparams": c, "validation_score": v, "epoch": e, "postprocessing": list(pp)}
-                for c, v, e, pp, _ in ranked
-            ]
-            chosen = best
-        else:
-            (chosen,) = _search(task, probe, [best[0]], x, y, rotation, valid, seed, r)
-        config, value, epoch, pp, predictor = chosen
-        test = Evaluator(task, rotation["test"], scores)
-        rows = task.rows(rotation["test"])
-        probs, logits, loss = _test(task, predictor, x, y, rows, test.multilabel)
+            best_config, best_postprocessing = searched.best_params_, chosen.postprocessing_
+            grid_record = [searched.results_[i] for i in searched.ranking_]
         key = "|".join(rotation["test"])
-        folds[key] = {
-            **test.report(probs, loss, pp),
-            "validation_score": float(value),
-            "epoch": int(epoch),
-            "time_in_min": (time.time() - started) / 60,
-        }
-        predictions[key] = {"target": task.y[rows], "prediction": probs}
-        if logits is not None:
-            predictions[key]["prediction_logit"] = logits
-        if task.is_event:
-            predictions[key].update(
-                target_events=test.reference,
-                predicted_events=test.events(probs, pp),
-                timestamp=test.frames,
-                postprocessing=list(pp),
-            )
+        folds[key], predictions[key] = _test_fold(task, chosen, rotation["test"], x, y, scores)
+        folds[key]["time_in_min"] = (time.time() - started) / 60
     return {
         "folds": folds,
         "predictions": predictions,
-        "hparams": best[0],
-        "postprocessing": [list(p) for p in best[3]],
+        "hparams": best_config,
+        "postprocessing": [list(p) for p in best_postprocessing],
         "score_mode": "max" if valid.maximize else "min",
         "grid": grid_record,
     }

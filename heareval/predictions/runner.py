@@ -23,9 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
+from hearcore.atomic import atomic_write_bytes, atomic_write_text
+from hearcore.format import METADATA_FILE
 from heareval.predictions.data import load_task
 from heareval.predictions.protocol import run_protocol
-from hearpreprocess.atomic import atomic_write_bytes, atomic_write_text
 
 LOG = logging.getLogger("heareval.predictions")
 BOOTSTRAP_RESAMPLES = 10_000
@@ -149,7 +150,7 @@ def main(argv=None) -> int:
         level=logging.INFO, format="predict - %(asctime)s - %(message)s", stream=sys.stdout
     )
     for path in args.task_dirs:
-        if not (path / "task_metadata.json").is_file():
+        if not (path / METADATA_FILE).is_file():
             print(f"{path}: not an embedding task folder (no task_metadata.json)", file=sys.stderr)
             return 2
         handler = logging.FileHandler(path / "prediction.log")

@@ -14,6 +14,7 @@ import sys
 import urllib.parse
 from pathlib import Path
 
+from hearcore.download import make_session, mirror_url
 from heareval.tasks import DEFAULT_RECORD, OLDER_RECORDS
 from heareval.tasks.fetch import FetchedFileError, FetchError, fetch_file, read_fetched
 from heareval.tasks.plan import (
@@ -23,9 +24,9 @@ from heareval.tasks.plan import (
     human_size,
     make_plan,
     resolve,
+    tarball_size,
 )
 from heareval.tasks.zenodo import RecordNotFound, ZenodoError, fetch_record, record_url
-from hearpreprocess.download import make_session, mirror_url
 
 USAGE_ERROR, FETCH_FAILED = 2, 1
 
@@ -52,7 +53,7 @@ def fetch(args: argparse.Namespace, session) -> int:
     files = resolve(record, args.tasks)
     plan = make_plan(record, files, dest, read_fetched(dest))
     check_space(plan.to_fetch, dest)
-    total = sum(f.size for f in plan.to_fetch)
+    total = sum(tarball_size(f) for f in plan.to_fetch)
     print(
         f"Zenodo record {record.id} ({_describe(record)}): {len(files)} bundle(s) asked, "
         f"{len(plan.to_fetch)} to fetch ({human_size(total)}), {len(plan.done)} already fetched"

@@ -19,11 +19,12 @@ import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 
-from heareval.bundle import METADATA_FILE, BundleError, read_bundle
+from hearcore.archive import ArchiveError, UnsafeArchiveError, extract_archive
+from hearcore.atomic import atomic_path, atomic_write_text
+from hearcore.bundle import BundleError, read_bundle
+from hearcore.download import DownloadError, download, mirror_url
+from hearcore.format import METADATA_FILE
 from heareval.tasks.zenodo import RecordFile
-from hearpreprocess.archive import ArchiveError, UnsafeArchiveError, extract_archive
-from hearpreprocess.atomic import atomic_path, atomic_write_text
-from hearpreprocess.download import DownloadError, download, mirror_url
 
 FETCHED_FILE = "fetched.json"
 DOWNLOADS_DIR = ".downloads"
@@ -101,6 +102,8 @@ def fetch_file(
     """
     tarball = tarball_path(dest, file)
     url = mirror_url(file.url, mirror)
+    # plan.plan_fetch refuses tarballs whose record gives no md5, so only checked files get here.
+    assert file.md5 is not None
     try:
         download(
             url, tarball, file.md5, size=file.size, session=session,

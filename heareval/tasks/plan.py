@@ -12,7 +12,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from heareval.bundle import is_bundle
+from hearcore.bundle import is_bundle
 from heareval.tasks.fetch import tarball_path
 from heareval.tasks.zenodo import Record, RecordFile
 
@@ -53,14 +53,16 @@ def resolve(record: Record, names: list[str]) -> list[RecordFile]:
     tarballs = record.tarballs
     if "all" in names:
         return tarballs
-    chosen, unknown = [], []
+    chosen: list[RecordFile] = []
+    unknown: list[str] = []
     for name in names:
         matches = [f for f in tarballs if name in (f.task, f.bundle)]
         if not matches:
             unknown.append(name)
         chosen.extend(f for f in matches if f not in chosen)
     if unknown:
-        tasks = sorted({f.task for f in tarballs})
+        # `task` is set on every task tarball (Record.tarballs holds no other file)
+        tasks = sorted({f.task for f in tarballs if f.task is not None})
         known = tasks + [f.bundle for f in tarballs]
         hints = []
         for name in unknown:
@@ -116,6 +118,12 @@ def make_plan(record: Record, files: list[RecordFile], dest: Path, fetched: dict
     return plan
 
 
+def tarball_size(file: RecordFile) -> int:
+    """`file.size` of a tarball that `make_plan` accepted: it refuses those without a size."""
+    assert file.size is not None, f"{file.key}: the record gives no size (see make_plan)"
+    return file.size
+
+
 def space_needed(files: list[RecordFile], dest: Path) -> tuple[int, int, int]:
     """Bytes the fetch of `files` needs on `dest`'s file system, as (total, download, unpacked).
 
@@ -123,8 +131,11 @@ def space_needed(files: list[RecordFile], dest: Path) -> tuple[int, int, int]:
     every bundle unpacked (1.1 x its tarball's size) plus the largest tarball still to
     download; bytes of it already downloaded by an earlier run are already taken, not needed.
     """
-    unpacked = sum(-(-f.size * UNPACKED_TENTHS_PER_TARBALL_BYTE // 10) for f in files)
-    download = max((f.size - _bytes_on_disk(tarball_path(dest, f)) for f in files), default=0)
+    sizes = [tarball_size(f) for f in files]
+    unpacked = sum(-(-size * UNPACKED_TENTHS_PER_TARBALL_BYTE // 10) for size in sizes)
+    download = max(
+        (size - _bytes_on_disk(tarball_path(dest, f)) for f, size in zip(files, sizes)), default=0
+    )
     download = max(download, 0)
     return unpacked + download, download, unpacked
 

@@ -9,12 +9,12 @@ has answered in two shapes over the years, both accepted here: the current one (
 from __future__ import annotations
 
 import re
-import time
 from dataclasses import dataclass, field
 
 import requests
 
-from hearpreprocess.download import mirror_url
+from hearcore.download import mirror_url
+from hearcore.retry import RETRY_STATUSES, Transient, with_retries
 
 API_ROOT = "https://zenodo.org/api/records"
 # HEAR 2021 put only its 48 kHz tarballs on Zenodo (the other rates are on requester-pays cloud
@@ -26,8 +26,6 @@ _KEY_RE = re.compile(
     r"^hear2021-(?P<task>[^-]+)-(?P<version>.+)-(?P<mode>[^-]+)-(?P<rate>\d+)\.tar\.gz$"
 )
 _MD5_RE = re.compile(r"^(?:md5:)?([0-9a-f]{32})$")
-_RETRY_STATUSES = {408, 429, 500, 502, 503, 504}
-_MAX_BACKOFF = 60.0
 
 
 class ZenodoError(Exception):
@@ -111,7 +109,7 @@ def fetch_record(
 
     Args:
         record_id: the record's numeric id.
-        mirror: base URL of a mirror (see `hearpreprocess.download.mirror_url`), or None.
+        mirror: base URL of a mirror (see `hearcore.download.mirror_url`), or None.
         session: the requests.Session to use.
         retries: how many times a failed request (connection error, 5xx, 429) is retried.
         backoff: seconds before the first retry; doubles with each retry (at most 60 s).
@@ -190,39 +188,45 @@ def _parse_file(entry: dict, record_id: str) -> RecordFile | None:
     if not isinstance(url, str) or not url:
         url = f"{record_url(record_id)}/files/{key}/content"
     parsed = _KEY_RE.match(key)
-    fields = {}
+    task: str | None = None
+    version: str | None = None
+    mode: str | None = None
+    sample_rate: int | None = None
     if parsed:
-        fields = dict(parsed.groupdict(), sample_rate=int(parsed.group("rate")))
-        del fields["rate"]
+        task, version, mode = parsed["task"], parsed["version"], parsed["mode"]
+        sample_rate = int(parsed["rate"])
     return RecordFile(
         key=key,
         size=int(size) if isinstance(size, (int, float)) else None,
         md5=match.group(1) if match else None,
         url=url,
-        **fields,
+        task=task,
+        version=version,
+        mode=mode,
+        sample_rate=sample_rate,
     )
 
 
 def _get(session, url: str, record_id: str, retries: int, backoff: float, timeout: float):
-    last_error = None
-    for attempt in range(retries + 1):
-        if attempt:
-            time.sleep(min(backoff * 2 ** (attempt - 1), _MAX_BACKOFF))
+    def attempt():
         try:
             response = session.get(url, headers={"Accept": "application/json"}, timeout=timeout)
-        except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema) as error:
-            raise ZenodoError(f"cannot read {url}: invalid URL ({error}); check --mirror") from None
         except (requests.ConnectionError, requests.Timeout) as error:
-            last_error = f"{type(error).__name__}: {error}"
-            continue
-        if response.status_code not in _RETRY_STATUSES:
-            return response
-        last_error = f"HTTP {response.status_code} {response.reason}"
-    raise ZenodoError(
-        f"cannot reach the Zenodo API for record {record_id} at {url} after {retries + 1} "
-        f"attempts (last error: {last_error}): check the network, try again later, or pass "
-        "--mirror URL"
-    )
+            raise Transient(f"{type(error).__name__}: {error}") from None
+        if response.status_code in RETRY_STATUSES:
+            raise Transient(f"HTTP {response.status_code} {response.reason}")
+        return response
+
+    try:
+        return with_retries(attempt, retries, backoff)
+    except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema) as error:
+        raise ZenodoError(f"cannot read {url}: invalid URL ({error}); check --mirror") from None
+    except Transient as last_error:
+        raise ZenodoError(
+            f"cannot reach the Zenodo API for record {record_id} at {url} after {retries + 1} "
+            f"attempts (last error: {last_error}): check the network, try again later, or pass "
+            "--mirror URL"
+        ) from None
 
 
 def _server_message(response) -> str:

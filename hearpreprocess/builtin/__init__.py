@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Iterable, Iterator
 from urllib.parse import urlsplit
 
+from hearcore.download import mirror_url
 from hearpreprocess.builtin import tones
 from hearpreprocess.config import TaskConfig
-from hearpreprocess.download import mirror_url
 from hearpreprocess.mirror import MirrorServer, mirror_location
 
 BUILTIN_HOST = "builtin.hearbench"

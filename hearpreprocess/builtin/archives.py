@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hearpreprocess.atomic import atomic_write_bytes
+from hearcore.atomic import atomic_write_bytes
 
 FIXED_DATE = (1980, 1, 1, 0, 0, 0)
 

@@ -1,4 +1,12 @@
-"""What every pipeline step shares: run settings, step identities, row files and failure records.
+"""What every pipeline step shares: parameters, config views, step identities, row files and
+failure records.
+
+A step's significant Luigi parameters are what shapes its output, and nothing else: the part of
+the config it reads (a *view*, see `config_view`), the sample rates and resampler where audio is
+written, and the folder it writes into. So two modes, or two runs with other rates or another
+tarball folder, that share a step's inputs share the step: one Luigi task id, one folder, one run.
+Parameters that never shape an output (where to download from, the bundle named in messages) are
+insignificant.
 
 A step's identity is a digest of exactly the config fields (and code version constants) that
 shape its output, chained with its upstream identities, and it is part of the output path. So a
@@ -20,13 +28,20 @@ import luigi
 import pandas as pd
 from luigi.freezing import recursively_unfreeze
 
-from hearpreprocess.config import TaskConfig, digest
+from hearcore.hashing import digest
+from hearpreprocess.config import TaskConfig
 
-# Bump a version when the code of that step changes what it writes.
+# Bump a version when the code of that step changes what it writes into the bundle: the identity
+# changes, and with it every identity chained from it, the one each bundle's manifest records.
 METADATA_VERSION = 1
 SPLIT_VERSION = 1
 AUDIO_VERSION = 2
 BUNDLE_VERSION = 1
+# Bump when the work-dir layout of the split folder or the audio shards changes (what the split
+# folder holds, how clips are cut into shards) but not the bundle: their folders move, while the
+# identities, and so the bundles' and tarballs' bytes, stay. 2: the split folder holds the shard
+# plan (pipeline/shards.py).
+SHARD_LAYOUT_VERSION = 2
 SHORT_DIGEST = 12
 
 # Environment variables through which the runner (and the benchmark) collect, from every worker
@@ -37,27 +52,128 @@ TIMING_LOG_ENV = "HEARPREPROCESS_TIMING_LOG"
 
 _STRING_COLUMNS = ("relpath", "label", "split", "unique_filestem", "split_key")
 
+# The config fields the corpus step reads: the recipe reads the task facts, its sources, its
+# parameters and extras, and the split rules (nsynth_pitch pools its splits for k-fold tasks,
+# esc50 checks its fold numbers against nfolds). A view also says whether the mode is small
+# (small mode drops rows whose audio the small archive lacks), never the mode's name.
+CORPUS_FIELDS = (
+    "task_name",
+    "version",
+    "embedding_type",
+    "prediction_type",
+    "split_mode",
+    "nfolds",
+    "sources",
+    "recipe",
+    "recipe_params",
+    "extras",
+)
+# ... and the split step (and the audio it leads to) reads the split rules and caps too.
+SPLIT_FIELDS = CORPUS_FIELDS + (
+    "split_percentage",
+    "max_task_duration_by_split",
+    "max_task_duration_by_fold",
+    "sample_duration",
+)
+_SMALL_MODE = "small"
+# What a view leaves out, blank: a step's code that reads a field outside its view then fails or
+# shows it, rather than silently sharing one output between configs that differ in that field.
+_BLANK_CONFIG: dict[str, Any] = {
+    "task_name": "",
+    "version": "",
+    "embedding_type": "",
+    "prediction_type": "",
+    "split_mode": "",
+    "sample_duration": None,
+    "evaluation": [],
+    "default_mode": "",
+    "mode": "",
+    "sources": [],
+    "nfolds": None,
+    "max_task_duration_by_split": None,
+    "max_task_duration_by_fold": None,
+    "split_percentage": None,
+    "recipe": "",
+    "recipe_params": {},
+    "extras": {},
+}
+
 
 class PipelineError(RuntimeError):
     """A step cannot go on; the message names the task, the file and what to do."""
 
 
-class RunSettings(luigi.Task):
-    """Parameters of a whole run, shared by the entry point and every config-dependent step."""
+def config_view(cfg: TaskConfig, fields: tuple[str, ...]) -> dict[str, Any]:
+    """The `fields` of cfg.to_dict(), and whether the mode is small: a view step's `config`."""
+    d = cfg.to_dict()
+    return {**{name: d[name] for name in fields}, "small": cfg.is_small}
 
-    sample_rates = luigi.ListParameter()
+
+def view_config(view: dict[str, Any]) -> TaskConfig:
+    """The TaskConfig a view stands for: its fields, the others blank (mode: "small" or "")."""
+    fields = {k: v for k, v in view.items() if k != "small"}
+    mode = _SMALL_MODE if view["small"] else ""
+    return TaskConfig.from_dict({**_BLANK_CONFIG, **fields, "mode": mode})
+
+
+class WorkStep(luigi.Task):
+    """A step that writes under work_dir, shared by every bundle that needs it.
+
+    `task_name` is the bundle that asked for the step first, for messages and the timing log;
+    `mirror` and `builtin_mirror` say where downloads come from. None of them shapes an output.
+    """
+
     work_dir = luigi.Parameter()
-    tasks_dir = luigi.Parameter()
-    tar_dir = luigi.Parameter()
-    resampler = luigi.Parameter(default="soxr")
+    task_name = luigi.Parameter(significant=False, default="")
     mirror = luigi.Parameter(default="", significant=False)
     builtin_mirror = luigi.Parameter(default="", significant=False)
 
+    def passed_on(self) -> dict[str, str]:
+        """The parameters every upstream step takes as they are."""
+        return {
+            "work_dir": self.work_dir,
+            "task_name": self.task_name,
+            "mirror": self.mirror,
+            "builtin_mirror": self.builtin_mirror,
+        }
 
-class TaskStep(RunSettings):
-    """A step of one task and mode: the run's settings plus the resolved config."""
+    def on_failure(self, exception: BaseException) -> str:
+        record_failure(self, self.task_name, exception, self.failure_details())
+        return super().on_failure(exception)
+
+    def failure_details(self) -> dict:
+        return {}
+
+
+class ViewStep(WorkStep):
+    """A work step keyed by a view of the config (`config_view`): CORPUS_FIELDS or SPLIT_FIELDS."""
+
+    config = luigi.DictParameter(description="config_view(): the config fields of this step")
+
+    @property
+    def task_config(self) -> TaskConfig:
+        return view_config(recursively_unfreeze(self.config))
+
+    @property
+    def bundle_name(self) -> str:
+        """The bundle named in messages: the one that asked first (the step may serve several)."""
+        return self.task_name or self.task_config.task_name
+
+    def folder(self, kind: str, key: str) -> Path:
+        """work_dir/<kind>/<task>-<key>/: no mode in the path, so modes that share it share it."""
+        return Path(self.work_dir) / kind / f"{self.task_config.task_name}-{key}"
+
+
+class TaskStep(luigi.Task):
+    """A step of one bundle: the whole resolved config shapes it (task_metadata.json shows every
+    field), with the rates and resampler; work_dir only says where its inputs are."""
 
     config = luigi.DictParameter(description="resolved TaskConfig.to_dict()")
+    sample_rates = luigi.ListParameter()
+    resampler = luigi.Parameter(default="soxr")
+    work_dir = luigi.Parameter(significant=False)
+    mirror = luigi.Parameter(default="", significant=False)
+    builtin_mirror = luigi.Parameter(default="", significant=False)
 
     @property
     def task_config(self) -> TaskConfig:
@@ -67,23 +183,31 @@ class TaskStep(RunSettings):
     def bundle_name(self) -> str:
         return self.task_config.bundle_name
 
-    def task_work_dir(self) -> Path:
-        return Path(self.work_dir) / "tasks" / self.bundle_name
+    def work_settings(self) -> dict[str, str]:
+        """The parameters of the work steps it needs, itself named in their messages."""
+        return {
+            "work_dir": self.work_dir,
+            "task_name": self.bundle_name,
+            "mirror": self.mirror,
+            "builtin_mirror": self.builtin_mirror,
+        }
 
     def on_failure(self, exception: BaseException) -> str:
-        record_failure(self.bundle_name, type(self).__name__, exception)
+        record_failure(self, self.bundle_name, exception)
         return super().on_failure(exception)
 
 
 def record_failure(
-    bundle: str, step: str, exception: BaseException, details: dict | None = None
+    step: luigi.Task, bundle: str, exception: BaseException, details: dict | None = None
 ) -> None:
-    """Append why a step failed to the runner's failure log (one JSON line); `details` (e.g. the
-    URL and checksum of a download) let the runner tell every task that needed the step."""
+    """Append why a step failed to the runner's failure log (one JSON line). The step's Luigi
+    task id lets the runner tell every bundle that needed the step; `details` (e.g. the URL and
+    checksum of a download) go into the record too."""
     path = os.environ.get(FAILURE_LOG_ENV)
     if not path:
         return
-    record = {"task": bundle, "step": step, "error": f"{exception}", **(details or {})}
+    record = {"task": bundle, "step": type(step).__name__, "error": f"{exception}"}
+    record.update({"id": step.task_id, **(details or {})})
     line = json.dumps(record) + "\n"
     with open(path, "a", encoding="utf-8") as f:
         f.write(line)
@@ -96,6 +220,7 @@ def _record_timing(task: luigi.Task, seconds: float) -> None:
         return
     name = getattr(task, "bundle_name", "") or getattr(task, "task_name", "")
     record = {"step": type(task).__name__, "task": name, "seconds": seconds, "end": time.time()}
+    record["id"] = task.task_id
     line = json.dumps(record)
     with open(path, "a", encoding="utf-8") as f:
         f.write(line + "\n")
@@ -126,6 +251,13 @@ def metadata_identity(cfg: TaskConfig) -> str:
     )
 
 
+def corpus_identity(cfg: TaskConfig) -> str:
+    """The corpus step's folder key: the metadata identity and the split rules that recipes read
+    (CORPUS_FIELDS). The metadata identity itself leaves the rules to the split identity, as it
+    always did: it is chained into the identity every bundle's manifest records."""
+    return _short([metadata_identity(cfg), cfg.split_mode, cfg.nfolds])
+
+
 def split_identity(cfg: TaskConfig) -> str:
     """Split rules and mode caps (caps count files of sample_duration seconds)."""
     return _short(
@@ -151,6 +283,12 @@ def audio_identity(cfg: TaskConfig, sample_rates, resampler: str) -> str:
     )
 
 
+def layout_key(identity: str) -> str:
+    """The folder key of a split folder or an audio shard: its identity and the layout version of
+    the work dir (SHARD_LAYOUT_VERSION), which the bundle never sees."""
+    return _short([identity, SHARD_LAYOUT_VERSION])
+
+
 def bundle_identity(cfg: TaskConfig, sample_rates, resampler: str) -> str:
     """Everything the bundle shows, task_metadata.json included (so any config edit)."""
     from hearpreprocess import __version__
@@ -167,7 +305,7 @@ def bundle_identity(cfg: TaskConfig, sample_rates, resampler: str) -> str:
 
 def write_rows(path: Path, df: pd.DataFrame) -> None:
     """Write metadata rows as CSV atomically (human-readable, diffable between runs)."""
-    from hearpreprocess.atomic import atomic_path
+    from hearcore.atomic import atomic_path
 
     with atomic_path(path) as tmp:
         df.to_csv(tmp, index=False)
@@ -175,7 +313,7 @@ def write_rows(path: Path, df: pd.DataFrame) -> None:
 
 def read_rows(path: Path) -> pd.DataFrame:
     """Read rows back with names and labels as strings ("001" stays "001"; numeric-looking
-    labels become numbers later, in bundle.coerce_labels, as HEAR 2021 did)."""
+    labels become numbers later, in hearcore.vocabulary.coerce_labels, as HEAR 2021 did)."""
     try:
         header = pd.read_csv(path, nrows=0).columns
     except pd.errors.EmptyDataError:

@@ -14,13 +14,22 @@ from pathlib import Path
 import luigi
 import pandas as pd
 
-from hearpreprocess import bundle
-from hearpreprocess.atomic import atomic_path, link_or_copy
-from hearpreprocess.pipeline.audio import REPORT_FILE, AudioShard, plan_shards, split_clips
-from hearpreprocess.pipeline.base import TaskStep, bundle_identity
+from hearcore.atomic import atomic_path, link_or_copy
+from hearcore.bundle import split_jsons, write_json
+from hearcore.format import (
+    MANIFEST_FILE,
+    METADATA_FILE,
+    REPORT_FILE,
+    VOCABULARY_FILE,
+    audio_relpath,
+    split_file,
+)
+from hearcore.manifest import write_manifest
+from hearcore.vocabulary import write_label_vocabulary
+from hearpreprocess.pipeline.audio import SHARD_REPORT_FILE, AudioShard
+from hearpreprocess.pipeline.base import SPLIT_FIELDS, TaskStep, bundle_identity, config_view
 from hearpreprocess.pipeline.metadata import SplitMetadata, read_split_report, read_split_rows
-
-MANIFEST = "manifest.json"
+from hearpreprocess.pipeline.shards import read_shard_counts
 
 
 class BundleTarget(luigi.LocalTarget):
@@ -33,7 +42,7 @@ class BundleTarget(luigi.LocalTarget):
 
     def exists(self) -> bool:
         try:
-            manifest = json.loads((Path(self.path) / MANIFEST).read_text(encoding="utf-8"))
+            manifest = json.loads((Path(self.path) / MANIFEST_FILE).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return False
         build = manifest.get("build", {})
@@ -44,41 +53,61 @@ class BundleTarget(luigi.LocalTarget):
 
 class TaskBundle(TaskStep):
     """tasks_dir/<bundle>/: task_metadata.json, labelvocabulary.csv, <split>.json,
-    <sr>/<split>/<stem>.wav, report.json, manifest.json."""
+    <sr>/<split>/<stem>.wav, report.json, manifest.json.
+
+    Keyed by the whole config, the rates, the resampler and tasks_dir (where it writes).
+    """
+
+    tasks_dir = luigi.Parameter()
 
     def requires(self) -> SplitMetadata:
-        return self.clone(SplitMetadata)
+        return SplitMetadata(config=self.split_view(), **self.work_settings())
+
+    def split_view(self) -> dict:
+        return config_view(self.task_config, SPLIT_FIELDS)
 
     def output(self) -> BundleTarget:
         identity = bundle_identity(self.task_config, self.sample_rates, self.resampler)
         rates = sorted(int(r) for r in self.sample_rates)
         return BundleTarget(str(Path(self.tasks_dir) / self.bundle_name), identity, rates)
 
+    def audio_shard(self, split: str, shard: int) -> AudioShard:
+        return AudioShard(
+            config=self.split_view(),
+            sample_rates=self.sample_rates,
+            resampler=self.resampler,
+            split=split,
+            shard=shard,
+            **self.work_settings(),
+        )
+
+    def audio_shards(self) -> dict[str, list[AudioShard]]:
+        """The shards of every split, as many as the split step planned (it must have run)."""
+        counts = read_shard_counts(Path(self.requires().output().path))
+        return {
+            split: [self.audio_shard(split, i) for i in range(counts.get(split, 0))]
+            for split in self.task_config.splits
+        }
+
     def run(self):
         cfg = self.task_config
         split_dir = Path(self.input().path)
         rows = read_split_rows(split_dir)
-        shards = {
-            split: [
-                self.clone(AudioShard, split=split, shard=i)
-                for i in range(len(plan_shards(split_clips(rows, split), cfg.sample_duration)))
-            ]
-            for split in cfg.splits
-        }
+        shards = self.audio_shards()
         # Dynamic dependencies: the number of shards is known only once the splits exist.
         yield [s for split in cfg.splits for s in shards[split]]
         target = self.output()
         with atomic_path(target.path) as tmp:
             tmp.mkdir()
-            report, audio_sha256 = self._write_audio(tmp, rows, shards)
+            report, audio_sha256 = self._write_audio(tmp, shards)
             report["metadata"] = read_split_report(split_dir)
             kept = rows[~rows["unique_filestem"].isin(report["undecodable"])]
             self._write_labels(tmp, kept)
-            bundle.write_json(tmp / "report.json", report)
-            bundle.write_manifest(tmp, audio_sha256)
-            self._record_identity(tmp / MANIFEST, target)
+            write_json(tmp / REPORT_FILE, report)
+            write_manifest(tmp, audio_sha256)
+            self._record_identity(tmp / MANIFEST_FILE, target)
 
-    def _write_audio(self, tmp: Path, rows: pd.DataFrame, shards: dict) -> tuple[dict, dict]:
+    def _write_audio(self, tmp: Path, shards: dict) -> tuple[dict, dict]:
         """Link every clip into place; return the report and the shards' sha256 per file."""
         report: dict = {"counts": {}, "trimmed": [], "padded": [], "undecodable": {}}
         audio_sha256 = {}
@@ -87,15 +116,16 @@ class TaskBundle(TaskStep):
             n_clips = 0
             for shard in split_shards:
                 folder = Path(shard.output().path)
-                shard_report = json.loads((folder / REPORT_FILE).read_text(encoding="utf-8"))
+                shard_report = json.loads((folder / SHARD_REPORT_FILE).read_text(encoding="utf-8"))
                 for stem, info in shard_report["clips"].items():
                     n_clips += 1
                     if info["action"] in ("trimmed", "padded"):
                         report[info["action"]].append(stem)
                     for sr in rates:
                         name = f"{stem}.wav"
-                        link_or_copy(folder / str(sr) / name, tmp / str(sr) / split / name)
-                        audio_sha256[f"{sr}/{split}/{name}"] = info["sha256"][str(sr)]
+                        relpath = audio_relpath(sr, split, name)
+                        link_or_copy(folder / str(sr) / name, tmp / relpath)
+                        audio_sha256[relpath] = info["sha256"][str(sr)]
                 report["undecodable"].update(shard_report["undecodable"])
             report["counts"][split] = n_clips
         report["trimmed"].sort()
@@ -104,15 +134,15 @@ class TaskBundle(TaskStep):
 
     def _write_labels(self, tmp: Path, rows: pd.DataFrame) -> None:
         cfg = self.task_config
-        by_split = bundle.split_jsons(rows, cfg.embedding_type)
+        by_split = split_jsons(rows, cfg.embedding_type)
         for split in cfg.splits:
-            bundle.write_json(tmp / f"{split}.json", by_split.get(split, {}))
-        bundle.write_label_vocabulary(tmp / "labelvocabulary.csv", rows)
+            write_json(tmp / split_file(split), by_split.get(split, {}))
+        write_label_vocabulary(tmp / VOCABULARY_FILE, rows)
         meta = cfg.task_metadata()
         meta["resampler"] = self.resampler
-        bundle.write_json(tmp / "task_metadata.json", meta)
+        write_json(tmp / METADATA_FILE, meta)
 
     def _record_identity(self, manifest_path: Path, target: BundleTarget) -> None:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         manifest["build"] = {"identity": target.identity, "sample_rates": target.sample_rates}
-        bundle.write_json(manifest_path, manifest)
+        write_json(manifest_path, manifest)

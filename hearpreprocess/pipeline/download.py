@@ -1,9 +1,10 @@
 """Steps that fetch a task's sources and lay each out as one folder, keyed by checksums only.
 
 Every mode and task built from the same files shares one download and one folder: the step
-parameters that enter the Luigi task id are the checksums, file names and work dir, so Luigi
-schedules a source once however many bundles need it (mridangam_stroke and mridangam_tonic read
-one extraction of one zip).
+parameters that enter the Luigi task id say which files (checksums and file names; for a folder
+its kind, and the URLs, which no two tasks pin differently for one checksum) and the work dir,
+never the task, mode, rates or output folders. So Luigi schedules a source once however many
+bundles need it (mridangam_stroke and mridangam_tonic read one extraction of one zip).
 """
 
 from __future__ import annotations
@@ -13,13 +14,13 @@ from pathlib import Path
 
 import luigi
 
+from hearcore.archive import MissingToolError, extract_archive
+from hearcore.atomic import atomic_path, link_or_copy
+from hearcore.download import download
+from hearcore.hashing import digest
 from hearpreprocess import builtin
-from hearpreprocess.archive import MissingToolError, extract_archive
-from hearpreprocess.atomic import atomic_path, link_or_copy
-from hearpreprocess.config import digest
-from hearpreprocess.download import download
 from hearpreprocess.members import scan_and_extract
-from hearpreprocess.pipeline.base import SHORT_DIGEST, PipelineError, record_failure
+from hearpreprocess.pipeline.base import SHORT_DIGEST, PipelineError, WorkStep
 from hearpreprocess.sources import Source, url_filename
 
 # In a folder extracted with `extract_first`: every member of the archive, one per line, so that
@@ -42,21 +43,7 @@ class DownloadSettings(luigi.Config):
     )
 
 
-class _SourceStep(luigi.Task):
-    work_dir = luigi.Parameter()
-    task_name = luigi.Parameter(significant=False, default="")
-    mirror = luigi.Parameter(default="", significant=False)
-    builtin_mirror = luigi.Parameter(default="", significant=False)
-
-    def on_failure(self, exception: BaseException) -> str:
-        record_failure(self.task_name, type(self).__name__, exception, self.failure_details())
-        return super().on_failure(exception)
-
-    def failure_details(self) -> dict:
-        return {}
-
-
-class DownloadedFile(_SourceStep):
+class DownloadedFile(WorkStep):
     """work_dir/downloads/<checksum>/<filename>, checksum-verified.
 
     download() keeps its partial file beside the target and resumes it with HTTP Range, so a rerun
@@ -89,25 +76,19 @@ class DownloadedFile(_SourceStep):
         )
 
 
-class SourceFolder(_SourceStep):
+class SourceFolder(WorkStep):
     """work_dir/sources/<kind>-<id>/: one source laid out as the folder its recipe reads."""
 
     kind = luigi.Parameter()
     remotes = luigi.ListParameter(description="[url, checksum] of every file to download")
     extract_first = luigi.ListParameter(
-        default=[], description="glob patterns: extract only these members (see sources.py)"
+        default=(), description="glob patterns: extract only these members (see sources.py)"
     )
 
     def requires(self) -> list[DownloadedFile]:
         return [
             DownloadedFile(
-                checksum=checksum,
-                filename=url_filename(url),
-                url=url,
-                work_dir=self.work_dir,
-                task_name=self.task_name,
-                mirror=self.mirror,
-                builtin_mirror=self.builtin_mirror,
+                checksum=checksum, filename=url_filename(url), url=url, **self.passed_on()
             )
             for url, checksum in self.remotes
         ]
@@ -135,7 +116,7 @@ class SourceFolder(_SourceStep):
                 elif self.kind == "archive":
                     extract_archive(files[0], tmp)
                 elif self.kind == "multipart_zip":
-                    from hearpreprocess.archive import extract_multipart_zip
+                    from hearpreprocess.multipart import extract_multipart_zip
 
                     extract_multipart_zip(files, tmp)
                 elif self.kind == "file":

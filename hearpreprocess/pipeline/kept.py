@@ -12,26 +12,27 @@ from pathlib import Path
 
 import luigi
 
-from hearpreprocess.atomic import atomic_path
+from hearcore.atomic import atomic_path
 from hearpreprocess.members import scan_and_extract
-from hearpreprocess.pipeline.base import PipelineError, TaskStep, split_identity
+from hearpreprocess.pipeline.base import PipelineError, ViewStep, split_identity
 from hearpreprocess.pipeline.metadata import SplitMetadata, read_split_rows, source_folders
 
 
-def has_kept_audio(step: TaskStep) -> bool:
+def has_kept_audio(step: ViewStep) -> bool:
     """Whether any source of the step's config is extracted `extract_first`."""
     return any(s.extract_first for s in step.task_config.sources)
 
 
-class KeptAudio(TaskStep):
-    """work_dir/tasks/<bundle>/kept-<id>/<i>/<member>: the kept audio of lazy source number i."""
+class KeptAudio(ViewStep):
+    """work_dir/kept/<task>-<id>/<i>/<member>: the kept audio of lazy source number i.
+    `config`: config_view(cfg, SPLIT_FIELDS), as for the splits whose rows it keeps."""
 
     def requires(self) -> dict:
-        return {"splits": self.clone(SplitMetadata), "folders": source_folders(self)}
+        splits = SplitMetadata(config=self.config, **self.passed_on())
+        return {"splits": splits, "folders": source_folders(self)}
 
     def output(self) -> luigi.LocalTarget:
-        name = f"kept-{split_identity(self.task_config)}"
-        return luigi.LocalTarget(str(self.task_work_dir() / name))
+        return luigi.LocalTarget(str(self.folder("kept", split_identity(self.task_config))))
 
     def run(self) -> None:
         rows = read_split_rows(Path(self.input()["splits"].path))
@@ -56,9 +57,9 @@ class KeptAudio(TaskStep):
                     )
 
 
-def kept_roots(step: TaskStep) -> dict[str, str]:
+def kept_roots(step: ViewStep) -> dict[str, str]:
     """{source folder + "/": kept folder + "/"} for the step's `extract_first` sources."""
-    kept = step.clone(KeptAudio).output().path
+    kept = KeptAudio(config=step.config, **step.passed_on()).output().path
     roots = {}
     for i, (source, folder) in enumerate(zip(step.task_config.sources, source_folders(step))):
         if source.extract_first:

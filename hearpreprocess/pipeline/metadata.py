@@ -1,4 +1,11 @@
-"""Steps that turn an extracted corpus into metadata rows, then into split and capped rows."""
+"""Steps that turn an extracted corpus into metadata rows, then into split and capped rows (and
+the shard plan).
+
+Both are view steps (base.ViewStep): their Luigi parameters are the config fields they read, not
+the mode, rates or output folders, and their folders, work_dir/corpus/<task>-<id>/ and
+work_dir/splits/<task>-<id>/, hold no mode. So speech_commands 5h and full, whose recipe reads the
+same fields, share one CorpusMetadata, and split it twice (their caps differ).
+"""
 
 from __future__ import annotations
 
@@ -7,47 +14,44 @@ from pathlib import Path
 import luigi
 import pandas as pd
 
+from hearcore.atomic import atomic_path
 from hearpreprocess import splits
-from hearpreprocess.atomic import atomic_path
 from hearpreprocess.pipeline.base import (
+    CORPUS_FIELDS,
     PipelineError,
-    TaskStep,
-    metadata_identity,
+    ViewStep,
+    config_view,
+    corpus_identity,
+    layout_key,
     read_rows,
     split_identity,
     write_rows,
 )
 from hearpreprocess.pipeline.download import SourceFolder, listed_members, source_folder
+from hearpreprocess.pipeline.shards import write_plan
 from hearpreprocess.recipes import extract_metadata
 
 ROWS_FILE = "rows.csv"
-REPORT_FILE = "report.csv"
+# Rows dropped while preparing or splitting the metadata, with the reason (a work-dir file).
+DROPPED_ROWS_FILE = "report.csv"
 
 
-def source_folders(step: TaskStep) -> list[SourceFolder]:
+def source_folders(step: ViewStep) -> list[SourceFolder]:
     """One folder per source of the step's config, in config order."""
-    return [
-        source_folder(
-            s,
-            step.work_dir,
-            task_name=step.bundle_name,
-            mirror=step.mirror,
-            builtin_mirror=step.builtin_mirror,
-        )
-        for s in step.task_config.sources
-    ]
+    settings = step.passed_on()
+    work_dir = settings.pop("work_dir")
+    return [source_folder(s, work_dir, **settings) for s in step.task_config.sources]
 
 
-class CorpusMetadata(TaskStep):
-    """work_dir/tasks/<bundle>/corpus-<id>/: rows.csv (the recipe's rows, checked and shuffled)
-    and report.csv (rows dropped, with the reason)."""
+class CorpusMetadata(ViewStep):
+    """work_dir/corpus/<task>-<id>/: rows.csv (the recipe's rows, checked and shuffled) and
+    report.csv (rows dropped, with the reason). `config`: config_view(cfg, CORPUS_FIELDS)."""
 
     def requires(self) -> list[SourceFolder]:
         return source_folders(self)
 
     def output(self) -> luigi.LocalTarget:
-        name = f"corpus-{metadata_identity(self.task_config)}"
-        return luigi.LocalTarget(str(self.task_work_dir() / name))
+        return luigi.LocalTarget(str(self.folder("corpus", corpus_identity(self.task_config))))
 
     def run(self) -> None:
         cfg = self.task_config
@@ -60,36 +64,43 @@ class CorpusMetadata(TaskStep):
         except (OSError, ValueError, KeyError) as e:
             where = ", ".join(f"{s.key} -> {folders[s.key]} (from {s.url})" for s in cfg.sources)
             raise PipelineError(
-                f"task {cfg.bundle_name}: could not read the corpus metadata ({type(e).__name__}: "
-                f"{e}). Source folders: {where}. The sources may not be the version the "
-                f"recipe expects: check the checksums pinned in recipes/{cfg.task_name}.toml, or "
-                f"delete these folders and their downloads under {self.work_dir} and rerun."
+                f"task {self.bundle_name}: could not read the corpus metadata "
+                f"({type(e).__name__}: {e}). Source folders: {where}. The sources may not be the "
+                f"version the recipe expects: check the checksums pinned in "
+                f"recipes/{cfg.task_name}.toml, or delete these folders and their downloads under "
+                f"{self.work_dir} and rerun."
             ) from e
-        _write_folder(Path(self.output().path), rows, [report])
+        with atomic_path(self.output().path) as tmp:
+            _write_rows_and_report(tmp, rows, [report])
 
 
-class SplitMetadata(TaskStep):
-    """work_dir/tasks/<bundle>/splits-<id>/: rows.csv (split, events cut, capped) and report.csv
-    (every row dropped or changed on the way, from the corpus step on, with the reason)."""
+class SplitMetadata(ViewStep):
+    """work_dir/splits/<task>-<id>/: rows.csv (split, events cut, capped), report.csv (every row
+    dropped or changed on the way, from the corpus step on, with the reason) and the shard plan
+    (pipeline/shards.py). `config`: config_view(cfg, SPLIT_FIELDS)."""
 
     def requires(self) -> CorpusMetadata:
-        return self.clone(CorpusMetadata)
+        corpus = config_view(self.task_config, CORPUS_FIELDS)
+        return CorpusMetadata(config=corpus, **self.passed_on())
 
     def output(self) -> luigi.LocalTarget:
-        name = f"splits-{split_identity(self.task_config)}"
-        return luigi.LocalTarget(str(self.task_work_dir() / name))
+        key = layout_key(split_identity(self.task_config))
+        return luigi.LocalTarget(str(self.folder("splits", key)))
 
     def run(self) -> None:
         cfg = self.task_config
         corpus = Path(self.input().path)
         rows = splits.create_splits(read_rows(corpus / ROWS_FILE), cfg)
-        reports = [read_rows(corpus / REPORT_FILE)]
+        reports = [read_rows(corpus / DROPPED_ROWS_FILE)]
         if cfg.embedding_type == "event":
             rows, report = splits.trim_events(rows, cfg.sample_duration)
             reports.append(report)
         rows, report = splits.subsample(rows, cfg)
         reports.append(report)
-        _write_folder(Path(self.output().path), rows, reports)
+        with atomic_path(self.output().path) as tmp:
+            _write_rows_and_report(tmp, rows, reports)
+            # Planned here, once per split, where the split is made (see shards.py).
+            write_plan(tmp, rows, cfg.splits, cfg.sample_duration)
 
 
 def audio_exists(folders: list[Path]):
@@ -112,13 +123,13 @@ def audio_exists(folders: list[Path]):
     return exists
 
 
-def _write_folder(path: Path, rows: pd.DataFrame, reports: list[pd.DataFrame]) -> None:
+def _write_rows_and_report(tmp: Path, rows: pd.DataFrame, reports: list[pd.DataFrame]) -> None:
+    """Make the folder `tmp` (an atomic_path) with ROWS_FILE and DROPPED_ROWS_FILE in it."""
     reports = [r for r in reports if len(r)]
     report = pd.concat(reports, ignore_index=True) if reports else pd.DataFrame()
-    with atomic_path(path) as tmp:
-        tmp.mkdir()
-        write_rows(tmp / ROWS_FILE, rows)
-        write_rows(tmp / REPORT_FILE, report)
+    tmp.mkdir()
+    write_rows(tmp / ROWS_FILE, rows)
+    write_rows(tmp / DROPPED_ROWS_FILE, report)
 
 
 def read_split_rows(folder: Path) -> pd.DataFrame:
@@ -132,7 +143,7 @@ def read_split_report(folder: Path) -> list[dict]:
     audio: those are one record per split, listing the clips (a small archive of FSD50K lists
     150,000 such rows, which would make report.json 25 MB).
     """
-    report = read_rows(folder / REPORT_FILE)
+    report = read_rows(folder / DROPPED_ROWS_FILE)
     keep = [c for c in ("unique_filestem", "split", "label", "start", "end", "action", "reason")]
     report = report[[c for c in keep if c in report.columns]]
     if not len(report):

@@ -8,9 +8,10 @@ from pathlib import Path
 import luigi
 from luigi.freezing import recursively_unfreeze
 
-from hearpreprocess import __version__, bundle
-from hearpreprocess.pipeline.base import RunSettings, TaskStep
-from hearpreprocess.pipeline.bundle import MANIFEST, BundleTarget, TaskBundle
+from hearcore.format import MANIFEST_FILE, tarball_name
+from hearcore.tarball import write_tarball
+from hearpreprocess.pipeline.base import TaskStep
+from hearpreprocess.pipeline.bundle import BundleTarget, TaskBundle
 
 
 class TarballTarget(luigi.LocalTarget):
@@ -30,7 +31,7 @@ class TarballTarget(luigi.LocalTarget):
     def exists(self) -> bool:
         if not self.bundle.exists():
             return False
-        manifest = Path(self.bundle.path) / MANIFEST
+        manifest = Path(self.bundle.path) / MANIFEST_FILE
         try:
             return os.stat(self.path).st_mtime_ns >= os.stat(manifest).st_mtime_ns
         except OSError:
@@ -38,47 +39,64 @@ class TarballTarget(luigi.LocalTarget):
 
 
 class TaskTarball(TaskStep):
-    """tar_dir/hear-<version>-<bundle>-<sr>.tar.gz, rooted at hear-<version>/tasks/."""
+    """tar_dir/hear-<version>-<bundle>-<sr>.tar.gz, rooted at hear-<version>/tasks/.
+
+    Its bytes are those of its bundle's files (the manifest lists every rate), so it is keyed by
+    what keys the bundle, its rate and tar_dir; where the bundle lies (tasks_dir) does not shape it.
+    """
 
     sample_rate = luigi.IntParameter()
+    tar_dir = luigi.Parameter()
+    tasks_dir = luigi.Parameter(significant=False)
 
     def requires(self) -> TaskBundle:
-        return self.clone(TaskBundle)
+        names = TaskBundle.get_param_names(include_significant=True)  # all of them
+        return TaskBundle(**{name: self.param_kwargs[name] for name in names})
 
     def output(self) -> TarballTarget:
-        name = f"hear-{__version__}-{self.bundle_name}-{self.sample_rate}.tar.gz"
+        name = tarball_name(self.bundle_name, self.sample_rate)
         return TarballTarget(str(Path(self.tar_dir) / name), self.requires().output())
 
     def run(self) -> None:
-        bundle.write_tarball(
-            Path(self.input().path),
-            self.sample_rate,
-            self.output().path,
-            root=f"hear-{__version__}/tasks",
-        )
+        write_tarball(Path(self.input().path), self.sample_rate, self.output().path)
 
 
-class AllTasks(RunSettings, luigi.WrapperTask):
-    """Every bundle (and its tarballs) asked for in one run."""
+class AllTasks(luigi.WrapperTask):
+    """Every bundle (and its tarballs) asked for in one run: the run's settings."""
 
     configs = luigi.ListParameter(description="TaskConfig.to_dict() of every task and mode")
+    sample_rates = luigi.ListParameter()
+    work_dir = luigi.Parameter()
+    tasks_dir = luigi.Parameter()
+    tar_dir = luigi.Parameter()
+    resampler = luigi.Parameter(default="soxr")
     tarballs = luigi.BoolParameter(default=True)
+    mirror = luigi.Parameter(default="", significant=False)
+    builtin_mirror = luigi.Parameter(default="", significant=False)
 
     def requires(self) -> list[luigi.Task]:
         return [step for steps in self.steps_per_config() for step in steps]
 
     def steps_per_config(self) -> list[list[luigi.Task]]:
         """For each config, in order, the steps that build what was asked for it."""
-        per_config = []
+        per_config: list[list[luigi.Task]] = []
         for frozen in self.configs:
-            config = recursively_unfreeze(frozen)
-            if self.tarballs:
-                per_config.append(
-                    [
-                        self.clone(TaskTarball, config=config, sample_rate=sr)
-                        for sr in self.sample_rates
-                    ]
-                )
-            else:
-                per_config.append([self.clone(TaskBundle, config=config)])
+            bundle = TaskBundle(
+                config=recursively_unfreeze(frozen),
+                sample_rates=self.sample_rates,
+                resampler=self.resampler,
+                tasks_dir=self.tasks_dir,
+                work_dir=self.work_dir,
+                mirror=self.mirror,
+                builtin_mirror=self.builtin_mirror,
+            )
+            if not self.tarballs:
+                per_config.append([bundle])
+                continue
+            per_config.append(
+                [
+                    TaskTarball(sample_rate=sr, tar_dir=self.tar_dir, **bundle.param_kwargs)
+                    for sr in self.sample_rates
+                ]
+            )
         return per_config

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from hearcore.format import fold_name
 from hearpreprocess.config import TaskConfig
 
 # Bump when a rule below changes the rows: it rebuilds the metadata and everything after it.
@@ -39,7 +40,7 @@ def extract_metadata(sources: dict[str, Path], config: TaskConfig) -> pd.DataFra
         {
             "relpath": [str(root / "audio" / name) for name in meta["filename"]],
             "label": meta["category"].to_list(),
-            "split": [f"fold{fold - 1:02d}" for fold in meta["fold"]],
+            "split": [fold_name(fold - 1) for fold in meta["fold"]],
         }
     )
 

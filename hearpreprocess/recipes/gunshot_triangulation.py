@@ -23,14 +23,14 @@ Quirks:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Generator, Iterable
 
 import numpy as np
 import pandas as pd
 import soundfile as sf
 import soxr
 
-from hearpreprocess.audio import SOXR_QUALITY, to_mono
+from hearcore.signal import SOXR_QUALITY, to_mono
 from hearpreprocess.config import TaskConfig
 
 # Bump when a rule below changes the rows: it rebuilds the metadata and everything after it.
@@ -159,7 +159,9 @@ def cut_onsets(path: Path, start: int, config: TaskConfig) -> list[int]:
     return onsets
 
 
-def _blocks_48k(path: Path, start: int, config: TaskConfig) -> Iterator[tuple[int, np.ndarray]]:
+def _blocks_48k(
+    path: Path, start: int, config: TaskConfig
+) -> Generator[tuple[int, np.ndarray], None, None]:
     """Mono blocks of `path` at 48 kHz; at 48 kHz native, only those from `start` on."""
     native_sr, _ = _rate_and_frames(path, config)
     read = dict(blocksize=BLOCK, dtype="float32", always_2d=True)

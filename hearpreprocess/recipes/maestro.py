@@ -36,6 +36,7 @@ Quirks:
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import soundfile as sf
@@ -48,7 +49,13 @@ CODE_VERSION = 1
 
 ROOT = "maestro-v3.0.0"
 CSV_NAME = "maestro-v3.0.0.csv"
-COLUMNS = ("canonical_composer", "canonical_title", "split", "year", "midi_filename")
+COLUMNS: tuple[str, ...] = (
+    "canonical_composer",
+    "canonical_title",
+    "split",
+    "year",
+    "midi_filename",
+)
 COLUMNS += ("audio_filename", "duration")
 MIDI_TOLERANCE_S = 0.05  # mean |CSV duration - MIDI total time|
 AUDIO_TOLERANCE_S = 5.0  # mean |audio duration - MIDI end| and |audio duration - CSV duration|
@@ -58,7 +65,13 @@ def extract_metadata(sources: dict[str, Path], config: TaskConfig) -> pd.DataFra
     """One row per note (21 <= pitch <= 108) of every performance the CSV lists, in ms."""
     root = Path(sources["train_test_valid"]) / ROOT
     table = _read_table(root / CSV_NAME, config)
-    rows = {"relpath": [], "label": [], "start": [], "end": [], "drop_reason": []}
+    rows: dict[str, list[Any]] = {
+        "relpath": [],
+        "label": [],
+        "start": [],
+        "end": [],
+        "drop_reason": [],
+    }
     stats = []  # (audio path, CSV duration, MIDI total time, MIDI end) per performance read
 
     def add(audio: Path, label, start: float, end: float, drop_reason: str = "") -> None:

@@ -38,7 +38,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from hearpreprocess.config import TVT_SPLITS, TaskConfig
+from hearcore.format import TVT_SPLITS
+from hearpreprocess.config import TaskConfig
 
 # Bump when a rule below changes the rows: it rebuilds the metadata and everything after it.
 CODE_VERSION = 1
@@ -84,8 +85,15 @@ def pitch_range(config: TaskConfig) -> tuple[int, int]:
     Raises:
         ValueError: the TOML does not set both as integers with min <= max.
     """
-    low, high = (config.extras.get(k) for k in ("pitch_range_min", "pitch_range_max"))
-    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (low, high)) or low > high:
+    low = config.extras.get("pitch_range_min")
+    high = config.extras.get("pitch_range_max")
+    if (
+        not isinstance(low, int)
+        or isinstance(low, bool)
+        or not isinstance(high, int)
+        or isinstance(high, bool)
+        or low > high
+    ):
         raise ValueError(
             f"task {config.task_name}: pitch_range_min and pitch_range_max must be MIDI pitches "
             f"with min <= max (got {low!r} and {high!r}); set them in its recipe TOML"

@@ -27,7 +27,8 @@ from typing import Sequence
 
 import pandas as pd
 
-from hearpreprocess.config import TVT_SPLITS, TaskConfig
+from hearcore.format import TVT_SPLITS
+from hearpreprocess.config import TaskConfig
 
 # Bump when a rule below changes the rows: it rebuilds the metadata and everything after it.
 CODE_VERSION = 1

@@ -89,7 +89,7 @@ def make_fake_corpus(mirror_root: Path, config: TaskConfig) -> FakeCorpus:
 def extract_sources(config: TaskConfig, mirror_root: Path, dest: Path) -> dict[str, Path]:
     """Unpack the config's archive sources from a mirror folder into `dest/<key>`, as the
     pipeline lays them out for the recipe; returns {source key: folder}."""
-    from hearpreprocess.archive import extract_archive
+    from hearcore.archive import extract_archive
 
     folders = {}
     for source in config.sources:

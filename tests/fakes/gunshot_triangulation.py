@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from fakes import FakeCorpus, SpotCheck, mirror_location
 
-from hearpreprocess.atomic import atomic_write_bytes
+from hearcore.atomic import atomic_write_bytes
 from hearpreprocess.builtin.archives import seeded_rng, wav_bytes, write_zip
 from hearpreprocess.config import TaskConfig
 from hearpreprocess.recipes.gunshot_triangulation import LEAD, MIC_KEYS, OFFSETS, SR, firearm

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from fakes import FakeCorpus, SpotCheck, mirror_location, tfds_export
 
-from hearpreprocess.atomic import atomic_write_bytes
+from hearcore.atomic import atomic_write_bytes
 from hearpreprocess.builtin.archives import seeded_rng, wav_bytes
 from hearpreprocess.config import TaskConfig
 

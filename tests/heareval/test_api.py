@@ -2,9 +2,7 @@
 
 import hashlib
 import shutil
-import sys
 import types
-from pathlib import Path
 
 import pytest
 import torch
@@ -12,8 +10,6 @@ import torch
 from heareval import api
 from heareval.embeddings import cache
 from heareval.models import naive
-
-sys.path.insert(0, str(Path(__file__).parent))  # makes broken_models importable
 
 
 def test_import_module_error_names_module_and_fix():

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from fakes import make_fake_corpus
+from shared_corpora import CORPORA
 
 from heareval.leaderboard.published import published_rows
 from hearpreprocess.builtin import is_builtin
@@ -24,7 +25,6 @@ from hearpreprocess.config import list_modes, list_tasks, load_task_config
 from hearpreprocess.mirror import MirrorServer, mirror_location
 
 REPO = Path(__file__).resolve().parents[2]
-CORPORA = REPO.parent / "shared" / "corpora"
 MODEL = "heareval.models.naive"
 CONFIGS = [load_task_config(t, "small") for t in list_tasks() if "small" in list_modes(t)]
 

@@ -1,8 +1,7 @@
 import json
-import subprocess
-import sys
 
 from heareval.embeddings import cache
+from heareval.embeddings.cache import read_key
 
 
 def _bundle(tmp_path):
@@ -33,27 +32,11 @@ def test_manifest_stands_for_the_audio(tmp_path):
     assert cache.bundle_digest(b, 16000) != first
 
 
-def test_partial_of_a_dead_process_is_removed(tmp_path):
+def test_key_marks_a_finished_folder(tmp_path):
     out = tmp_path / "emb" / "task"
-    mine = cache.new_partial_dir(out)
-    proc = subprocess.run(
-        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True
-    )
-    dead = mine.with_name(
-        mine.name.replace(f".{__import__('os').getpid()}.", f".{int(proc.stdout)}.")
-    )
-    dead.mkdir()
-    assert cache.remove_stale_partials(out) == [dead]
-    assert mine.is_dir() and not dead.exists()
-
-
-def test_commit_replaces_an_old_output(tmp_path):
-    out = tmp_path / "emb" / "task"
+    assert read_key(out) is None and not cache.is_done(out, {"k": 1})
     out.mkdir(parents=True)
-    (out / "old").write_text("old")
-    tmp = cache.new_partial_dir(out)
-    (tmp / cache.KEY_FILE).write_text('{"k": 1}')
-    cache.commit_partial(tmp, out)
-    assert sorted(p.name for p in out.parent.iterdir()) == ["task"]
+    (out / cache.KEY_FILE).write_text('{"k": 1}')
     assert cache.is_done(out, {"k": 1}) and not cache.is_done(out, {"k": 2})
-    assert not (out / "old").exists()
+    (out / cache.KEY_FILE).write_text("{not json")
+    assert read_key(out) is None

@@ -1,16 +1,11 @@
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
+from embedding_models.bundles import tone
 
 from heareval.api import load_model
 from heareval.embeddings.clips import choose_source_rate, target_length
 from heareval.embeddings.extract import Extractor, _align_samples, check_regular, chunk_windows
-
-sys.path.insert(0, str(Path(__file__).parent))
-from embedding_models.bundles import tone  # noqa: E402
 
 CPU = torch.device("cpu")
 

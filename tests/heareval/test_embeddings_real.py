@@ -9,15 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from embedding_models.bundles import SPOKEN_DIGIT, extract_spoken_digit, subset_bundle  # noqa
 
 from heareval.embeddings.output import read_embeddings
 from heareval.embeddings.runner import run
 
-HERE = Path(__file__).parent
-sys.path.insert(0, str(HERE))
-from embedding_models.bundles import SPOKEN_DIGIT, extract_spoken_digit, subset_bundle  # noqa
-
-REPO = HERE.parents[1]
 NAIVE = "heareval.models.naive"
 TASK = "spoken_digit-1.0.9-small"
 
@@ -46,7 +42,7 @@ def _check_against_bundle(out, bundle, dim):
 
 
 def test_naive_at_the_bundle_rate_via_the_cli(tasks, tmp_path):
-    env = dict(os.environ, PYTHONPATH=str(REPO))
+    env = dict(os.environ)
     cmd = [sys.executable, "-m", "heareval.embeddings.runner", NAIVE, "--tasks-dir", str(tasks)]
     cmd += ["--task", "all", "--embeddings-dir", str(tmp_path), "--device", "cpu"]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)

@@ -10,18 +10,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from embedding_models.bundles import event_bundle
 
+from hearcore.atomic import temporary_writer
 from heareval.embeddings import cache
 from heareval.embeddings.labels import frame_labels
 from heareval.embeddings.output import read_embeddings
 from heareval.embeddings.runner import main, options_slug, run
 
-HERE = Path(__file__).parent
-sys.path.insert(0, str(HERE))
-from embedding_models.bundles import event_bundle  # noqa: E402
-
 TICKER = "embedding_models.ticker"
-REPO = HERE.parents[1]
 
 
 @pytest.fixture
@@ -30,7 +27,8 @@ def tasks(tmp_path):
     (tmp_path / "tasks" / "notes").mkdir()  # not a bundle: skipped quietly
     (tmp_path / "tasks" / "x.tar.gz").write_bytes(b"")
     # A bundle hearpreprocess is still writing (renamed into place when complete): skipped.
-    event_bundle(tmp_path / "tasks", name=".tmp-0123456789ab-toy_events-1.0-full", rates=(16000,))
+    writing = ".tmp-1@host-0123abcd~toy_events-1.0-full"
+    event_bundle(tmp_path / "tasks", name=writing, rates=(16000,))
     return tmp_path / "tasks"
 
 
@@ -116,17 +114,16 @@ def test_interrupted_runs_leave_nothing_done(tasks, tmp_path):
     model_dir = emb / f"{TICKER}-fail-after=3"
     assert list(model_dir.iterdir()) == []
     code = (
-        f"import sys; sys.path.insert(0, {str(HERE)!r});"
         "from heareval.embeddings.runner import run;"
         f"run({TICKER!r}, {str(tasks)!r}, {str(emb)!r}, options={{'exit_after': 5}}, batch_size=1,"
         " progress=False)"
     )
-    env = dict(os.environ, PYTHONPATH=str(REPO))
+    env = dict(os.environ)
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True)
     assert proc.returncode == 3
     killed_dir = emb / f"{TICKER}-exit-after=5"
     [partial] = list(killed_dir.iterdir())
-    assert partial.name.startswith(".partial-toy_events")
+    assert temporary_writer(partial)[2] == "toy_events-1.0-full"
     out = killed_dir / "toy_events-1.0-full"
     key = {"model": "whatever"}
     assert not cache.is_done(out, key) and not out.exists()

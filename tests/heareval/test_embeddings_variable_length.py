@@ -4,23 +4,19 @@ length share a model call, and the outputs keep the split's file order."""
 import json
 import pickle
 import random
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from embedding_models.bundles import tone, write_bundle
 
+from hearcore.bundle import BundleError, read_bundle
 from heareval.api import load_model
-from heareval.bundle import BundleError, read_bundle
 from heareval.embeddings.clips import load_clip
 from heareval.embeddings.output import read_embeddings
 from heareval.embeddings.runner import run
 from heareval.embeddings.task import _batches
-
-HERE = Path(__file__).parent
-sys.path.insert(0, str(HERE))
-from embedding_models.bundles import tone, write_bundle  # noqa: E402
 
 SR = 16000
 NAIVE = "heareval.models.naive"

@@ -11,19 +11,19 @@ import sys
 from pathlib import Path
 
 import pytest
+from embedding_models.bundles import SPOKEN_DIGIT, extract_spoken_digit
 
-HERE = Path(__file__).parent
-sys.path.insert(0, str(HERE))
-from embedding_models.bundles import SPOKEN_DIGIT, extract_spoken_digit  # noqa: E402
-
-REPO = HERE.parents[1]
 TASK = "spoken_digit-1.0.9-small"
 CHANCE = 0.1
 
 
 def _run(*args):
     done = subprocess.run(
-        [sys.executable, "-m", *args], cwd=REPO, capture_output=True, text=True, timeout=900
+        [sys.executable, "-m", *args],
+        cwd=Path(__file__).parents[2],
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
 

@@ -5,6 +5,8 @@ import io
 import json
 import subprocess
 import sys
+from html.parser import HTMLParser
+from importlib import resources
 
 import numpy as np
 import pytest
@@ -17,7 +19,7 @@ from heareval.leaderboard.published import (
     published_rows,
     read_leaderboard,
 )
-from heareval.leaderboard.rank import clipped_z, overall_scores
+from heareval.leaderboard.rank import Board, Cell, Overall, Row, Task, clipped_z, overall_scores
 from heareval.leaderboard.render import to_csv, to_html, to_markdown
 
 
@@ -211,6 +213,54 @@ def test_html_escapes_names(board):
     page = to_html(board)
     assert "a<model>" not in page and "a&lt;model&gt;" in page
     assert page.count('class="task-chart"') == 3
+
+
+class _Values(HTMLParser):
+    """Every attribute value and text of a page, as a browser reads them (entities decoded)."""
+
+    def __init__(self):
+        super().__init__()
+        self.attrs, self.texts, self.tags = [], [], []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        self.attrs += [v for _, v in attrs if v is not None]
+
+    def handle_data(self, data):
+        self.texts.append(data)
+
+
+NASTY = "<script>alert('x')</script> & \"q\""
+
+
+def test_html_escapes_special_characters():
+    task = Task(NASTY, "m<&>", True, "P&'<")
+    note = "note <i>&amp;"
+    rows = [
+        Row(NASTY, "src<&>", False, {NASTY: Cell(0.5, 0.1, "folds", 5, note)}, Overall(0.5, 1, 1)),
+        Row("pub\"'<", "published", True, {NASTY: Cell(0.7, note=note)}, None),
+    ]
+    page = to_html(Board([task], rows))
+    assert "<script>alert" not in page and "<i>" not in page and "&amp;amp;" in page
+    values = _Values()
+    values.feed(page)
+    assert values.tags.count("script") == 1  # the page's own script only
+    assert {NASTY, f"task:{NASTY}", "src<&>", "pub\"'<", "5 folds " + note} <= set(values.attrs)
+    texts = "".join(values.texts)
+    for text in (NASTY, "m<&> ↑", "HEAR: P&'<", "src<&>", f"pub\"'<: 0.700 — {note}"):
+        assert text in texts
+
+
+def test_page_is_self_contained_without_test_trap(board):
+    page = to_html(board)
+    assets = resources.files("heareval.leaderboard") / "templates"
+    for name in ("leaderboard.css", "leaderboard.js"):
+        assert (assets / name).read_text(encoding="utf-8") in page  # inlined, unescaped
+    assert "<link" not in page and "src=" not in page
+    # the browser test adds its own error trap; none belongs in the published page
+    assert "js-errors" not in page and "onerror" not in page and "jsErrors" not in page
+    assert 'addEventListener("error"' not in page and page.count("<script>") == 1
+    assert page.endswith("</body></html>\n")
 
 
 def test_cli(tmp_path):

@@ -1,11 +1,20 @@
-"""Grids of EVAL.md §3.3 and the old kit's sampling order."""
+"""The MLP grids, the old kit's sampling order, overrides the trainer would not honour, ranking."""
 
+import math
 import random
+import re
 
 import pytest
 from sklearn.model_selection import ParameterGrid
 
-from heareval.predictions.grid import GRIDS, build_grid, enumerate_grid, sample_grid
+from heareval.predictions.estimator import rank
+from heareval.predictions.grid import (
+    GRIDS,
+    PARAM_GRID,
+    build_grid,
+    enumerate_grid,
+    sample_grid,
+)
 
 
 @pytest.mark.parametrize("name,size", [("default", 16), ("fast", 64), ("faster", 64)])
@@ -36,3 +45,46 @@ def test_overrides_global_then_metadata():
     assert build_grid("faster", None, probe="linear")["hidden_layers"] == [0]
     with pytest.raises(ValueError, match="Unknown grid"):
         build_grid("huge")
+
+
+def override(grid: dict) -> dict:
+    return {"task_name": "t", "evaluation_params": {"task_specific_param_grid": grid}}
+
+
+@pytest.mark.parametrize(
+    "key,value,supported",
+    [
+        ("hidden_norm", "LayerNorm", "['BatchNorm1d']"),
+        ("norm_after_activation", True, "[False]"),
+        ("embedding_norm", "BatchNorm1d", "['Identity']"),
+        ("optim", "SGD", "['Adam']"),
+    ],
+)
+def test_unimplemented_values_of_the_four_keys_are_rejected(key, value, supported):
+    # The default value stays accepted, alone or spelled as in the default grid.
+    assert build_grid("default", override({key: PARAM_GRID[key]})) == GRIDS["default"]
+    named = re.escape(f"{key}={value!r} is not implemented")
+    message = f"^t: .*{named}.*supported values: {re.escape(supported)}$"
+    with pytest.raises(ValueError, match=message):
+        build_grid("default", override({key: [PARAM_GRID[key][0], value]}))
+    with pytest.raises(ValueError, match=f"{key}="):
+        build_grid("faster", override({key: value}), probe="linear")
+
+
+def test_unknown_keys_and_hidden_layers_of_the_linear_probe_are_rejected():
+    with pytest.raises(ValueError, match=r"unknown MLP hyper-parameter\(s\) \['learning_rate'\]"):
+        build_grid("default", override({"learning_rate": [0.1]}))
+    with pytest.raises(ValueError, match="initialization='kaiming'"):
+        build_grid("default", override({"initialization": "kaiming"}))
+    assert build_grid("default", None, probe="linear")["lr"] == [1e-2, 1e-3]
+    assert build_grid("default", override({"lr": 0.5}), probe="linear")["lr"] == [0.5]
+    for key, value in (("hidden_layers", 1), ("hidden_dim", 64), ("dropout", 0.1)):
+        with pytest.raises(ValueError, match=f"no hidden layer: {key} must stay"):
+            build_grid("default", override({key: value}), probe="linear")
+        assert build_grid("default", override({key: value}))[key] == [value]  # fine for the MLP
+
+
+def test_rank_is_stable_and_puts_nan_last():
+    values = [0.5, math.nan, 0.9, 0.5, 0.1]
+    assert rank(values, maximize=True) == [2, 0, 3, 4, 1]
+    assert rank(values, maximize=False) == [4, 0, 3, 2, 1]

@@ -1,12 +1,14 @@
-"""The batched grid trainer: equal to training each configuration alone, early stopping, BN."""
+"""The batched grid trainer: equal to training each configuration alone, early stopping, BN,
+the loss chosen by the caller's multilabel, configurations it cannot honour rejected."""
 
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from heareval.predictions.data import make_clusters
 from heareval.predictions.grid import FASTER_PARAM_GRID, PARAM_GRID, enumerate_grid
-from heareval.predictions.mlp import forward, init_state, predict, train_grid
+from heareval.predictions.mlp import forward, init_state, monitor_loss, predict, train_grid
 
 
 class Top1:
@@ -104,3 +106,49 @@ def test_initialisation_follows_xavier_and_bn_running_stats():
     probs, logits = predict(state, x, np.arange(64), multilabel=False)
     assert probs.shape == (2, 64, 256)
     torch.testing.assert_close(probs.sum(-1), torch.ones(2, 64))
+
+
+def test_multilabel_comes_from_the_caller():
+    x, _, c = data()
+    y = torch.zeros(len(x), 4)
+    y[torch.arange(len(x)), torch.as_tensor(c)] = 1.0
+    y[:, 0] = 1.0  # two labels on most rows: multilabel targets
+    config = {**configs()[0], "max_epochs": 1, "check_val_every_n_epoch": 1}
+    train, valid = np.arange(0, 160), np.arange(160, 240)
+    # monitor_loss is a plain function: the trainer cannot read multilabel from the validator.
+    for multilabel, loss_fn in ((True, F.binary_cross_entropy_with_logits), (False, None)):
+        (result,) = train_grid(
+            [config],
+            x,
+            y,
+            train,
+            valid,
+            monitor_loss,
+            maximize=False,
+            seeds=[0],
+            shuffle_seed=0,
+            multilabel=multilabel,
+        )
+        _, logits = predict(result.state, x, valid, multilabel)
+        if loss_fn is None:  # cross-entropy against the first label of each row (argmax)
+            expected = F.cross_entropy(logits[0], y[valid].argmax(1))
+        else:
+            expected = loss_fn(logits[0], y[valid])
+        assert result.history[0]["loss"] == pytest.approx(float(expected), rel=1e-5)
+        assert result.value == result.history[0]["loss"]
+
+
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        ({"hidden_norm": "LayerNorm"}, "hidden_norm='LayerNorm' is not implemented"),
+        ({"norm_after_activation": True}, "norm_after_activation=True is not implemented"),
+        ({"embedding_norm": "LayerNorm"}, "embedding_norm='LayerNorm' is not implemented"),
+        ({"optim": "SGD"}, "optim='SGD' is not implemented"),
+        ({"momentum": 0.9}, r"unknown MLP hyper-parameter\(s\) \['momentum'\]"),
+    ],
+)
+def test_configurations_the_trainer_cannot_honour_are_rejected(change, message):
+    x, y, c = data()
+    with pytest.raises(ValueError, match=message):
+        run([configs()[0], {**configs()[1], **change}], [0, 1], x, y, c)

@@ -7,7 +7,7 @@ import sys
 
 import numpy as np
 import pytest
-from test_predictions_protocol import scene_task  # noqa: E402  (tests/heareval is on sys.path)
+from embedding_models.tasks import scene_task
 
 from heareval.predictions.runner import aggregate, seed_spread
 

@@ -1,9 +1,9 @@
 """The built-in example corpus: reproducible bytes, pinned md5, served on loopback."""
 
+from hearcore.download import download
 from hearpreprocess.builtin import is_builtin, resolve_url, serve_builtin_corpora
 from hearpreprocess.builtin.tones import write_archive
 from hearpreprocess.config import load_task_config
-from hearpreprocess.download import download
 
 
 def test_generator_reproduces_the_pinned_md5(tmp_path):

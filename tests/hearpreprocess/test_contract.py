@@ -17,8 +17,9 @@ import pytest
 import soundfile as sf
 from fakes import has_fake, make_fake_corpus
 
+from hearcore.format import SAMPLE_RATES
 from hearpreprocess import runner
-from hearpreprocess.config import SAMPLE_RATES, list_modes, list_tasks, load_task_config
+from hearpreprocess.config import list_modes, list_tasks, load_task_config
 from hearpreprocess.mirror import MirrorServer
 
 CASES = [(t, m) for t in list_tasks() for m in list_modes(t)]

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from hearcore.download import DownloadError
 from hearpreprocess import filelist
-from hearpreprocess.download import DownloadError
 from hearpreprocess.filelist import ListedFile, fetch_file_list, parse_manifest
 from hearpreprocess.mirror import MirrorServer, mirror_location
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from hearcore.hashing import file_md5
 from hearpreprocess.builtin.tones import write_archive
-from hearpreprocess.download import file_md5
 from hearpreprocess.mirror import MirrorServer, mirror_location
 
 REPO = Path(__file__).resolve().parents[2]

@@ -6,7 +6,7 @@ import tarfile
 
 import pytest
 
-from hearpreprocess.archive import ArchiveError, UnsafeArchiveError
+from hearcore.archive import ArchiveError, UnsafeArchiveError
 from hearpreprocess.builtin.archives import write_tar_gz, write_zip
 from hearpreprocess.members import member_name, scan_and_extract
 

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from hearcore.archive import ArchiveError, UnsafeArchiveError
 from hearpreprocess import multipart
-from hearpreprocess.archive import ArchiveError, UnsafeArchiveError, extract_multipart_zip
 from hearpreprocess.builtin.archives import write_split_zip
+from hearpreprocess.multipart import extract_multipart_zip
 
 PART = 64 * 1024  # Info-ZIP's smallest split size
 

@@ -16,17 +16,18 @@ from pathlib import Path
 
 import pytest
 import soundfile as sf
+from shared_corpora import SHARED
 
 from hearpreprocess import __version__
 from hearpreprocess.config import load_task_config
 from hearpreprocess.mirror import MirrorServer, mirror_location
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 CORPORA = SHARED / "corpora"
 REFERENCE = (
     CORPORA / "github.com/hearbenchmark/hear2021-open-tasks-downsampled/raw/main/preprocessed"
     "/hear-2021.0.6-spoken_digit-1.0.9-small-44100.tar.gz"
 )
+
 RATES = (16000, 44100)
 # The md5s TASKS.md pins for these archives (verified against the files); the recipes must agree.
 REAL_MD5 = {

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 from fakes import extract_sources, make_fake_corpus, mirror_location, unpack_fake
+from shared_corpora import SHARED
 
 from hearpreprocess.config import load_task_config, read_card, recipe_path
 from hearpreprocess.recipes.beehive_states import extract_metadata, label_of
@@ -16,7 +17,6 @@ from hearpreprocess.splits import create_splits, prepare_metadata
 
 TASKS = ("beehive_states_fold0", "beehive_states_fold1")
 TRAIN_HIVE = {"beehive_states_fold0": "hive1", "beehive_states_fold1": "hive3"}
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 CORPORA = SHARED / "corpora"
 
 

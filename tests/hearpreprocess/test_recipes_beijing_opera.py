@@ -9,13 +9,13 @@ import pytest
 import soundfile as sf
 from fakes import extract_sources, mirror_location, unpack_fake
 from fakes.beijing_opera import INSTRUMENTS
+from shared_corpora import CORPORA
 
 from hearpreprocess.audio import read_audio
 from hearpreprocess.config import load_task_config
 from hearpreprocess.recipes.beijing_opera import ROOT, extract_metadata, label_of
 
 TASK = "beijing_opera"
-CORPORA = Path(__file__).resolve().parents[2].parent / "shared" / "corpora"
 
 
 @pytest.fixture(scope="module", params=["full", "small"])

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 from fakes import extract_sources, mirror_location, unpack_fake
+from shared_corpora import SHARED
 
 from hearpreprocess.config import load_task_config
 from hearpreprocess.recipes.esc50 import extract_metadata
 
 TASK = "esc50"
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 CORPORA = SHARED / "corpora"
 
 

@@ -14,15 +14,17 @@ import pytest
 import soundfile as sf
 from fakes import make_fake_corpus, mirror_location
 from fakes.fsd50k import DEV_TRAIN, DEV_VAL, EVAL, SR
+from shared_corpora import CORPORA
 
+from hearcore.archive import extract_archive
+from hearcore.format import SAMPLE_RATES
 from hearpreprocess import runner
-from hearpreprocess.archive import extract_archive, extract_multipart_zip
-from hearpreprocess.config import SAMPLE_RATES, load_task_config, read_card
+from hearpreprocess.config import load_task_config, read_card
 from hearpreprocess.mirror import MirrorServer
+from hearpreprocess.multipart import extract_multipart_zip
 from hearpreprocess.recipes.fsd50k import OVERLONG, OVERLONG_REASON, extract_metadata, split_labels
 
 TASK = "fsd50k"
-CORPORA = Path(__file__).resolve().parents[2].parent / "shared" / "corpora"
 TRUTH = "FSD50K.ground_truth"
 DEV_HEADER = "fname,labels,mids,split\n"
 EVAL_CSV = 'fname,labels,mids\n1,"Dog,Animal","/m/a,/m/b"\n'

@@ -13,9 +13,10 @@ import soundfile as sf
 import soxr
 from fakes import make_fake_corpus, mirror_location
 from fakes.gunshot_triangulation import SMALL_CLIPS, planted_onset_48k
+from shared_corpora import CORPORA
 
+from hearcore.archive import extract_archive
 from hearpreprocess import splits
-from hearpreprocess.archive import extract_archive
 from hearpreprocess.config import load_task_config, read_card
 from hearpreprocess.recipes import extract_metadata
 from hearpreprocess.recipes import gunshot_triangulation as recipe
@@ -30,7 +31,6 @@ from hearpreprocess.recipes.gunshot_triangulation import (
 )
 
 TASK = "gunshot_triangulation"
-CORPORA = Path(__file__).resolve().parents[2].parent / "shared" / "corpora"
 
 
 def loop_onsets(signal, threshold=0.8, hold=25000, cap=22) -> list[int]:

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 from fakes import extract_sources, mirror_location, unpack_fake
+from shared_corpora import CORPORA
 
-from hearpreprocess.bundle import coerce_labels
+from hearcore.vocabulary import coerce_labels
 from hearpreprocess.config import load_task_config
 from hearpreprocess.recipes.libricount import count_of, extract_metadata
 
 TASK = "libricount"
-CORPORA = Path(__file__).resolve().parents[2].parent / "shared" / "corpora"
 
 
 @pytest.fixture(scope="module", params=["full", "small"])

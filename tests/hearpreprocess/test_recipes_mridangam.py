@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 from fakes import extract_sources, make_fake_corpus, mirror_location
+from shared_corpora import CORPORA
 
 from hearpreprocess.config import load_task_config
 from hearpreprocess.recipes import extract_metadata, mridangam
 from hearpreprocess.recipes.mridangam import ROOT, STROKES, TONICS, label_of
 from hearpreprocess.splits import create_splits, prepare_metadata
 
-CORPORA = Path(__file__).resolve().parents[2].parent / "shared" / "corpora"
 CASES = [(t, m) for t in ("mridangam_stroke", "mridangam_tonic") for m in ("full", "small")]
 
 

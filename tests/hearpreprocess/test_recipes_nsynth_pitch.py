@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 from fakes import extract_sources, make_fake_corpus, mirror_location
 from fakes.nsynth_pitch import ABSENT_IN_SMALL, KEPT, note_str, notes
+from shared_corpora import CORPORA
 
+from hearcore.vocabulary import coerce_labels, label_vocabulary
 from hearpreprocess import splits
-from hearpreprocess.bundle import coerce_labels, label_vocabulary
 from hearpreprocess.config import load_task_config, read_recipe
 from hearpreprocess.recipes.nsynth_pitch import extract_metadata, pitch_range
 
-CORPORA = Path(__file__).resolve().parents[2].parent / "shared" / "corpora"
 TVT = ("train", "valid", "test")
 LISTED = {split: {note_str(*n): n[1] for n in notes(split)} for split in TVT}
 

@@ -8,12 +8,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from fakes import make_fake_corpus, mirror_location
+from shared_corpora import SHARED
 
 from hearpreprocess.config import load_task_config
 from hearpreprocess.recipes.speech_commands import extract_metadata
 
 TASK = "speech_commands"
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 CORPORA = SHARED / "corpora"
 LABELS_12 = {"down", "go", "left", "no", "off", "on", "right", "stop", "up", "yes"} | {
     "_silence_",

@@ -7,13 +7,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from fakes import extract_sources, mirror_location, unpack_fake
+from shared_corpora import CORPORA
 
 from hearpreprocess import splits
 from hearpreprocess.config import load_task_config, read_card
 from hearpreprocess.recipes.tfds_export import extract_metadata
 
 TASKS = ["tfds_gtzan", "tfds_gtzan_music_speech", "spoken_digit", "tfds_crema_d"]
-CORPORA = Path(__file__).resolve().parents[2].parent / "shared" / "corpora"
 # task -> (rows of the labels CSVs, clips in the zips, label vocabulary of the CSVs)
 REAL = {
     "tfds_gtzan": (1000, 20, 10),

@@ -14,13 +14,13 @@ import pytest
 import soundfile as sf
 from fakes import extract_sources, mirror_location, unpack_fake
 from fakes.vocal_imitation import LABELS, imitation_name, tsv_rows
+from shared_corpora import CORPORA
 
 from hearpreprocess.config import load_task_config
 from hearpreprocess.recipes.vocal_imitation import extract_metadata
 from hearpreprocess.splits import create_splits, prepare_metadata
 
 TASK = "vocal_imitation"
-CORPORA = Path(__file__).resolve().parents[2].parent / "shared" / "corpora"
 ROOT = "VocalImitationSet"
 
 

@@ -10,12 +10,12 @@ import pandas as pd
 import pytest
 from fakes import extract_sources, mirror_location, unpack_fake
 from fakes.vox_lingua_top10 import FULL_CLIPS, FULL_KEPT, SMALL_CLIPS, SMALL_KEPT
+from shared_corpora import CORPORA
 
 from hearpreprocess.config import load_task_config
 from hearpreprocess.recipes.vox_lingua_top10 import extract_metadata, top_labels
 
 TASK = "vox_lingua_top10"
-CORPORA = Path(__file__).resolve().parents[2].parent / "shared" / "corpora"
 
 
 @pytest.fixture(scope="module", params=["full", "small"])

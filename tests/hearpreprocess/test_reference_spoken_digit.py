@@ -17,17 +17,18 @@ import tarfile
 from pathlib import Path
 
 import pytest
+from shared_corpora import CORPORA
 
 from hearpreprocess.config import load_task_config
 from hearpreprocess.mirror import MirrorServer, mirror_location
 
 ROOT = Path(__file__).resolve().parents[2]
-CORPORA = ROOT.parent / "shared" / "corpora"
 REFERENCE = (
     CORPORA
     / "github.com/hearbenchmark/hear2021-open-tasks-downsampled/raw/main/preprocessed"
     / "hear-2021.0.6-spoken_digit-1.0.9-small-44100.tar.gz"
 )
+
 BUNDLE = "spoken_digit-1.0.9-small"
 SR = 44100
 

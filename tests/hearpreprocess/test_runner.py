@@ -6,19 +6,24 @@ URL, so each test controls the archive bytes (corrupt, truncated, wrong md5).
 
 from __future__ import annotations
 
+import collections
 import io
 import json
 import os
+import tarfile
 import zipfile
 from pathlib import Path
 
 import luigi.configuration
 import pytest
 import soundfile as sf
+from fakes import make_fake_corpus
 
+from hearcore.hashing import file_md5
 from hearpreprocess import __version__, runner
+from hearpreprocess.builtin.archives import write_tar_gz
 from hearpreprocess.builtin.tones import write_archive
-from hearpreprocess.download import file_md5
+from hearpreprocess.config import load_task_config
 from hearpreprocess.mirror import MirrorServer, mirror_location
 
 BUILTIN_URL = "https://builtin.hearbench/tones/tones-v1.zip"
@@ -208,6 +213,75 @@ def test_undecodable_clip_is_left_out_and_listed(tmp_path, mirror, good_archive,
     labelled = [k for f in bundle.glob("fold*.json") for k in json.loads(f.read_text())]
     assert f"{stem}.wav" not in labelled and len(labelled) == 19
     assert not list(bundle.rglob(f"{stem}.wav"))
+
+
+def _two_modes(tmp_path: Path, mirror_url: str, overrides: Path, *extra: str) -> list[str]:
+    """speech_commands 5h and full in one run: the same archives, different caps."""
+    return [
+        "speech_commands",
+        "--mode=5h",
+        "--mode=full",
+        f"--mirror={mirror_url}",
+        f"--config-overrides={overrides}",
+        f"--work-dir={tmp_path / 'work'}",
+        f"--tasks-dir={tmp_path / 'tasks'}",
+        "--workers=2",
+        *extra,
+    ]
+
+
+@pytest.fixture()
+def speech_commands(tmp_path):
+    """The fake speech_commands corpus on a mirror; yields (server, overrides file, md5s)."""
+    fake = make_fake_corpus(tmp_path / "mirror", load_task_config("speech_commands", "full"))
+    overrides = tmp_path / "overrides.toml"
+    overrides.write_text(fake.overrides_toml("speech_commands"))
+    with MirrorServer(tmp_path / "mirror") as server:
+        yield server, overrides, fake.md5
+
+
+def test_two_modes_run_the_downloads_and_the_corpus_step_once(tmp_path, speech_commands):
+    server, overrides, _ = speech_commands
+    argv = _two_modes(tmp_path, server.url, overrides, f"--tar-dir={tmp_path / 'tar'}")
+    report = runner.build(runner.parse_args(argv + ["--sample-rate=16000"]))
+    assert report.ok, report.failures
+    ran = collections.Counter(r["step"] for r in report.ran)
+    assert (ran["DownloadedFile"], ran["SourceFolder"], ran["CorpusMetadata"]) == (2, 2, 1)
+    assert (ran["SplitMetadata"], ran["TaskBundle"], ran["TaskTarball"]) == (2, 2, 2)
+    assert len({r["id"] for r in report.ran if r["step"] == "CorpusMetadata"}) == 1
+    work = tmp_path / "work"
+    assert [p.name.split("-")[0] for p in (work / "corpus").iterdir()] == ["speech_commands"]
+    assert len(list((work / "splits").iterdir())) == 2
+    for mode in ("5h", "full"):
+        assert (tmp_path / "tasks" / f"speech_commands-v0.0.2-{mode}" / "manifest.json").is_file()
+
+    # Another rate and tarball folder: only the steps that write audio, bundles and tarballs.
+    argv = _two_modes(tmp_path, server.url, overrides, f"--tar-dir={tmp_path / 'tar2'}")
+    again = runner.build(runner.parse_args(argv + ["--sample-rate=22050"]))
+    assert again.ok, again.failures
+    assert {r["step"] for r in again.ran} == {"AudioShard", "TaskBundle", "TaskTarball", "AllTasks"}
+
+
+def test_a_shared_step_that_fails_is_named_for_every_bundle_that_needs_it(
+    tmp_path, speech_commands, capsys
+):
+    """The corpus step of 5h and full runs once and fails once; both bundles say why."""
+    server, _, md5 = speech_commands
+    config = load_task_config("speech_commands", "full")
+    (train,) = [s for s in config.sources if s.split == "train"]
+    archive = mirror_location(tmp_path / "mirror", train.url)
+    with tarfile.open(archive) as tar:
+        files = [m for m in tar.getmembers() if m.isfile() and m.name != "validation_list.txt"]
+        members = {m.name: tar.extractfile(m).read() for m in files}
+    md5[train.url] = write_tar_gz(archive, members)
+    sources = {url: {"md5": checksum} for url, checksum in md5.items()}
+    overrides = write_overrides(tmp_path / "broken.toml", {"speech_commands": {"sources": sources}})
+    assert runner.main(_two_modes(tmp_path, server.url, overrides, "--no-tarballs")) == 1
+    lines = [x for x in capsys.readouterr().out.splitlines() if x.startswith("NOT BUILT")]
+    assert [x.split(":")[1].strip() for x in lines] == [
+        f"speech_commands-v0.0.2-{mode}" for mode in ("5h", "full")
+    ]
+    assert all("CorpusMetadata failed" in x and "validation_list.txt" in x for x in lines)
 
 
 def test_unknown_task_is_a_usage_error(tmp_path, capsys):

@@ -17,13 +17,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import soundfile as sf
+from shared_corpora import CORPORA
 
 from hearpreprocess.builtin import is_builtin
 from hearpreprocess.config import list_modes, list_tasks, load_task_config, read_card
 from hearpreprocess.mirror import MirrorServer, mirror_location
 
 REPO = Path(__file__).resolve().parents[2]
-CORPORA = REPO.parent / "shared" / "corpora"
 RATES = (16000, 48000)
 SMALL = [load_task_config(t, "small") for t in list_tasks() if "small" in list_modes(t)]
 

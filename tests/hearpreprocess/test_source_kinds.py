@@ -14,12 +14,12 @@ import luigi.configuration
 import pytest
 from fakes import make_fake_corpus
 
+from hearcore.hashing import file_md5
 from hearpreprocess import config as config_module
 from hearpreprocess import runner
 from hearpreprocess.builtin.archives import write_split_zip, write_tar_gz, write_zip
 from hearpreprocess.builtin.tones import write_archive
 from hearpreprocess.config import load_task_config
-from hearpreprocess.download import file_md5
 from hearpreprocess.filelist import parse_manifest
 from hearpreprocess.mirror import MirrorServer, mirror_location
 from hearpreprocess.splits import MISSING_IN_SMALL
@@ -272,6 +272,6 @@ def test_extract_first_writes_only_the_metadata_and_the_kept_audio(tmp_path, mon
                 p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()
             )
             assert extracted == [".archive-members.txt", "tones-v1/labels.csv"]
-            kept = [p for p in (tmp_path / work / "tasks").rglob("kept-*/0/**/*.wav")]
+            kept = list((tmp_path / work / "kept").glob("lazy_tones-*/0/**/*.wav"))
             assert len(kept) == 10, "only the 2 clips of each of the 5 folds are extracted"
     assert manifests[True] == manifests[False]

@@ -1,4 +1,3 @@
-import hashlib
 import random
 from types import SimpleNamespace
 
@@ -46,11 +45,49 @@ def _scene_frame(tmp_path, n, n_labels=4, split="train", create=True):
     return pd.DataFrame(rows)
 
 
-def test_str2int_matches_hear_definition():
-    expected = int(hashlib.sha1(b"postprocess_all_metadata").hexdigest(), 16) % (2**32 - 1)
-    assert str2int("postprocess_all_metadata") == expected
-    assert str2int("a") != str2int("b")
-    assert 0 <= str2int("SubsampleSplit(train)") < 2**32 - 1
+def test_string_seeds_are_the_integers_hear_2021_used():
+    # sha1 of each seed name modulo 2**32 - 1, worked out with `sha1sum`, not with str2int.
+    assert str2int("postprocess_all_metadata") == 2558623514
+    assert str2int("SubsampleSplit(train)") == 3488948419
+    assert str2int("SubsampleSplit(valid)") == 3511819133
+    assert str2int("SubsampleSplit(test)") == 2920447107
+
+
+def _keyed_frame(n, b_keys=()):
+    keys = [f"k{i}" for i in range(n)]
+    labels = ["b" if i in b_keys else "a" for i in range(n)]
+    return pd.DataFrame(
+        {"unique_filestem": keys, "split_key": keys, "label": labels, "split": "train"}
+    )
+
+
+def test_valid_and_test_are_carved_with_hear_2021s_seed():
+    # random.Random("split_train_test_val") orders 10 sorted keys as 4, 8, 9, 5, ...: 10 % of 10
+    # keys is one key each, valid first.
+    out = create_splits(_keyed_frame(10), _config())
+    assert out.set_index("split_key")["split"].to_dict() == {
+        **{f"k{i}": "train" for i in range(10)},
+        "k4": "valid",
+        "k8": "test",
+    }
+
+
+def _folds(df):
+    out = create_splits(df, _config(split_mode="new_split_kfold", nfolds=5))
+    return out.groupby("split")["split_key"].agg(sorted).to_dict()
+
+
+def test_folds_are_cut_with_hear_2021s_seeds():
+    # random.Random("split_k_folds") orders 10 sorted keys as 5, 3, 7, 9, 2, 4, 1, 6, 8, 0, and
+    # five folds take two each in that order.
+    first = {"fold00": ["k3", "k5"], "fold01": ["k7", "k9"], "fold02": ["k2", "k4"]}
+    first.update({"fold03": ["k1", "k6"], "fold04": ["k0", "k8"]})
+    assert _folds(_keyed_frame(10)) == first
+    # With label b on k0, k3, k4, k5, k9, that first cut leaves fold00 without an a; the next seed,
+    # "split_k_folds_retry_0", orders them 3, 8, 4, 2, 6, 5, 9, 1, 0, 7: every fold has both.
+    retry = {"fold00": ["k3", "k8"], "fold01": ["k2", "k4"], "fold02": ["k5", "k6"]}
+    retry.update({"fold03": ["k1", "k9"], "fold04": ["k0", "k7"]})
+    assert _folds(_keyed_frame(10, b_keys={0, 3, 4, 5, 9})) == retry
 
 
 def test_prepare_metadata_defaults_sort_and_seeded_shuffle(tmp_path):

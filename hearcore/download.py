@@ -13,7 +13,6 @@ import os
 import queue
 import re
 import threading
-import time
 import urllib.parse
 from pathlib import Path
 
@@ -21,14 +20,12 @@ import requests
 import urllib3
 from tqdm import tqdm
 
-from hearpreprocess.sources import SourceError, checksum_algorithm
+from hearcore.hashing import ChecksumError, checksum_algorithm, hash_file
+from hearcore.retry import RETRY_STATUSES, Transient, with_retries
 
 _CHUNK = 1 << 20
 # Bodies up to this size are hashed inline: a hashing thread costs more than it saves.
 _INLINE_HASH_BYTES = 4 * _CHUNK
-_MAX_BACKOFF = 60.0
-# Worth another try: the server or something in between is having trouble.
-_RETRY_STATUSES = {408, 429, 500, 502, 503, 504}
 _LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 _CONTENT_RANGE_RE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
 _UNSATISFIED_RANGE_RE = re.compile(r"bytes\s+\*/(\d+)")
@@ -55,10 +52,6 @@ class DownloadError(Exception):
         self.reason = reason or message
 
 
-class _Transient(Exception):
-    """An attempt failed in a way that another attempt may fix."""
-
-
 def mirror_url(url: str, mirror: str | None) -> str:
     """Map `https://HOST/PATH?Q` to `MIRROR/HOST/PATH`, the layout of a mirror folder.
 
@@ -77,44 +70,12 @@ def mirror_url(url: str, mirror: str | None) -> str:
     return f"{mirror.rstrip('/')}/{parts.netloc}{parts.path}"
 
 
-def file_md5(path: str | os.PathLike) -> str:
-    """md5 hex digest of a file, read in chunks."""
-    return _hash_file(Path(path), "md5").hexdigest()
-
-
-def file_checksum(path: str | os.PathLike, checksum: str) -> str:
-    """Hex digest of a file in the algorithm of `checksum`, so `file_checksum(p, c) == c` checks it.
-
-    Args:
-        path: the file to hash, read in chunks.
-        checksum: an expected hex digest (32 hex digits: md5, 64: sha256), or an algorithm name,
-            "md5" or "sha256".
-
-    Returns:
-        The file's lower-case hex digest.
-
-    Raises:
-        ValueError: `checksum` is neither an md5, a sha256 nor one of their names.
-    """
-    checksum = checksum.strip().lower()
-    algorithm = checksum if checksum in ("md5", "sha256") else checksum_algorithm(checksum)
-    return _hash_file(Path(path), algorithm).hexdigest()
-
-
 def make_session(url: str) -> requests.Session:
     """A requests.Session fit for downloading `url`: one that a loopback URL (a local mirror)
     never sends to a proxy configured for the outside world. Close it when done."""
     session = requests.Session()
     session.trust_env = urllib.parse.urlsplit(url).hostname not in _LOOPBACK_HOSTS
     return session
-
-
-def _hash_file(path: Path, algorithm: str):
-    hasher = hashlib.new(algorithm)
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            hasher.update(chunk)
-    return hasher
 
 
 def download(
@@ -166,10 +127,10 @@ def download(
     checksum = checksum.strip().lower()
     try:
         algorithm = checksum_algorithm(checksum)
-    except SourceError as error:
+    except ChecksumError as error:
         raise ValueError(f"cannot download {url}: {error}; fix the recipe") from None
     if dest.is_file() and (size is None or dest.stat().st_size == size):
-        if _hash_file(dest, algorithm).hexdigest() == checksum:
+        if hash_file(dest, algorithm).hexdigest() == checksum:
             return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
@@ -178,7 +139,7 @@ def download(
     # before a crash): on a mismatch it is fetched once more from scratch before giving up.
     resumed = state.size > 0
     own_session = session is None
-    if own_session:
+    if session is None:
         session = make_session(url)
     try:
         while True:
@@ -216,22 +177,19 @@ def _mismatch(url: str, dest: Path, state: _PartState, checksum: str) -> Downloa
 
 
 def _fetch_with_retries(session, url, state, retries, backoff, progress, timeout, fsync) -> None:
-    last_error = None
-    for attempt in range(retries + 1):
-        if attempt:
-            time.sleep(min(backoff * 2 ** (attempt - 1), _MAX_BACKOFF))
-        try:
-            _fetch_into_part(session, url, state, progress, timeout, fsync)
-            return
-        except _Transient as error:
-            last_error = error
-    host = urllib.parse.urlsplit(url).netloc
-    raise DownloadError(
-        f"could not download {url} to {state.part} from {host} after {retries + 1} attempts "
-        f"(last error: {last_error}): check the network or pass --mirror; run again to "
-        f"resume from the {state.size} bytes already fetched",
-        reason=f"gave up after {retries + 1} attempts (last error: {last_error})",
-    )
+    def attempt() -> None:
+        _fetch_into_part(session, url, state, progress, timeout, fsync)
+
+    try:
+        with_retries(attempt, retries, backoff)
+    except Transient as last_error:
+        host = urllib.parse.urlsplit(url).netloc
+        raise DownloadError(
+            f"could not download {url} to {state.part} from {host} after {retries + 1} attempts "
+            f"(last error: {last_error}): check the network or pass --mirror; run again to "
+            f"resume from the {state.size} bytes already fetched",
+            reason=f"gave up after {retries + 1} attempts (last error: {last_error})",
+        ) from None
 
 
 def _size_mismatch(url: str, dest: Path, expected: int, got: int) -> DownloadError:
@@ -250,13 +208,17 @@ class _PartState:
         self.part = part
         self.algorithm = algorithm
         self.expected_size = expected_size
+        self._read_part()
+
+    def _read_part(self) -> None:
+        part, algorithm, expected_size = self.part, self.algorithm, self.expected_size
         self.size = 0
         self.hasher = hashlib.new(algorithm)
         if part.is_file():
             if expected_size is not None and part.stat().st_size > expected_size:
                 part.unlink()  # longer than the file: it cannot be a prefix of it
             else:
-                self.hasher = _hash_file(part, algorithm)
+                self.hasher = hash_file(part, algorithm)
                 self.size = part.stat().st_size
 
     @property
@@ -267,7 +229,7 @@ class _PartState:
         """Re-read the part if it changed behind our back (e.g. another process wrote it)."""
         on_disk = self.part.stat().st_size if self.part.is_file() else 0
         if on_disk != self.size:
-            self.__init__(self.part, self.algorithm, self.expected_size)
+            self._read_part()
 
     def reset(self) -> None:
         self.part.unlink(missing_ok=True)
@@ -278,7 +240,7 @@ class _PartState:
 def _fetch_into_part(
     session, url: str, state: _PartState, progress: bool, timeout: float, fsync: bool
 ) -> None:
-    """One attempt: append the rest of the file to the part. Raises _Transient or DownloadError."""
+    """One attempt: append the rest of the file to the part. Raises Transient or DownloadError."""
     state.sync()
     headers = {"Accept-Encoding": "identity"}
     if state.size:
@@ -291,7 +253,7 @@ def _fetch_into_part(
             reason=f"invalid URL ({error})",
         )
     except _TRANSIENT_ERRORS as error:
-        raise _Transient(f"{type(error).__name__}: {error}") from error
+        raise Transient(f"{type(error).__name__}: {error}") from error
     with response:
         if response.status_code == 416 and state.size:
             _handle_unsatisfied_range(response, url, state)
@@ -303,7 +265,7 @@ def _fetch_into_part(
             match = _CONTENT_RANGE_RE.search(response.headers.get("Content-Range", ""))
             if not match or int(match.group(1)) != state.size:
                 state.reset()
-                raise _Transient("server answered a different byte range than asked for")
+                raise Transient("server answered a different byte range than asked for")
             total = int(match.group(3)) if match.group(3).isdigit() else None
             mode = "ab"
         else:  # 200: a fresh start, or a server that ignores Range
@@ -325,15 +287,15 @@ def _handle_unsatisfied_range(response, url: str, state: _PartState) -> None:
     if total == state.size:
         return  # complete; the checksum decides
     state.reset()
-    raise _Transient("the partial file does not fit the remote file; starting over")
+    raise Transient("the partial file does not fit the remote file; starting over")
 
 
 def _check_status(response, url: str, state: _PartState) -> None:
     status = response.status_code
     if status in (200, 206):
         return
-    if status in _RETRY_STATUSES:
-        raise _Transient(f"HTTP {status} {response.reason}")
+    if status in RETRY_STATUSES:
+        raise Transient(f"HTTP {status} {response.reason}")
     raise DownloadError(
         f"cannot download {url} to {state.part}: HTTP {status} {response.reason}; the file is not "
         "available at this address: check the URL in the recipe, or that the mirror has it",
@@ -403,7 +365,7 @@ def _stream_body(
                     state.size += len(chunk)
                     bar.update(len(chunk))
             except _TRANSIENT_ERRORS as error:
-                raise _Transient(f"connection lost: {type(error).__name__}: {error}") from error
+                raise Transient(f"connection lost: {type(error).__name__}: {error}") from error
             if fsync:
                 f.flush()
                 os.fsync(f.fileno())
@@ -411,4 +373,4 @@ def _stream_body(
         hashing.finish()
         state.sync()
     if expected is not None and state.size - start < expected:
-        raise _Transient(f"body ended after {state.size - start} of {expected} bytes")
+        raise Transient(f"body ended after {state.size - start} of {expected} bytes")

@@ -1,13 +1,9 @@
 import json
-import sys
-from pathlib import Path
 
 import pytest
+from embedding_models.bundles import SPOKEN_DIGIT, event_bundle, extract_spoken_digit
 
-from heareval.bundle import BundleError, read_bundle
-
-sys.path.insert(0, str(Path(__file__).parent))
-from embedding_models.bundles import SPOKEN_DIGIT, event_bundle, extract_spoken_digit  # noqa: E402
+from hearcore.bundle import BundleError, read_bundle
 
 
 @pytest.fixture(scope="module")

@@ -139,23 +139,6 @@ def check_name(archive: Path, name: str) -> list[str]:
     return [part for part in parts if part not in ("", ".")]
 
 
-def extract_multipart_zip(parts: list[str | os.PathLike], dest: str | os.PathLike) -> None:
-    """Unpack a split zip (Info-ZIP `zip -s`) from its parts, without Info-ZIP.
-
-    Args:
-        parts: every part, in order: X.z01, X.z02, ..., X.zip (each already checksummed).
-        dest: folder to unpack into (created if missing); the caller makes it atomic.
-
-    Raises:
-        UnsafeArchiveError: a member escapes `dest`; nothing was written.
-        ArchiveError: a part is missing, truncated, corrupt or out of order; the message names
-            the part and says to delete it so that it is downloaded again.
-    """
-    from hearpreprocess.multipart import extract_split_zip  # multipart imports this module
-
-    extract_split_zip([Path(p) for p in parts], Path(dest))
-
-
 def check_zip_members(archive: Path, members: list[zipfile.ZipInfo]) -> None:
     """Refuse a zip with a member named outside the destination, or with encrypted members."""
     for info in members:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import rarfile
 
-from hearpreprocess.archive import ArchiveError, UnsafeArchiveError, extract_archive
+from hearcore.archive import ArchiveError, UnsafeArchiveError, extract_archive
 
 FILES = {
     "corpus/README.txt": b"read me",

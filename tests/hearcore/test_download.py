@@ -7,20 +7,14 @@ import os
 import socket
 import threading
 import time
-from pathlib import Path
 
 import pytest
 import requests
+from shared_corpora import CORPORA
 
-from hearpreprocess.archive import extract_archive
-from hearpreprocess.download import (
-    DownloadError,
-    download,
-    file_checksum,
-    file_md5,
-    make_session,
-    mirror_url,
-)
+from hearcore.archive import extract_archive
+from hearcore.download import DownloadError, download, make_session, mirror_url
+from hearcore.hashing import file_checksum, file_md5
 from hearpreprocess.mirror import MirrorServer
 
 # Not a multiple of the 1 MiB chunk size, and big enough that a cut lands mid-stream.
@@ -409,7 +403,6 @@ def test_mirror_url_rejects_non_http():
         mirror_url("ftp://example.org/a.zip", "http://m")
 
 
-CORPORA = Path(__file__).resolve().parents[2] / ".." / "shared" / "corpora"
 SPOKEN_DIGIT = (
     "https://github.com/hearbenchmark/hear2021-open-tasks-downsampled/raw/main/"
     "spoken_digit-small.zip"

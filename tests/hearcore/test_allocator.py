@@ -8,7 +8,7 @@ import pytest
 CHILD = """
 import resource, sys
 import numpy as np
-from hearpreprocess.allocator import reuse_freed_memory
+from hearcore.allocator import reuse_freed_memory
 if sys.argv[1] == "tuned":
     assert reuse_freed_memory()
 def clip(seconds):  # the buffers of one clip: stereo frames, mono mix, a resampled copy
@@ -40,7 +40,7 @@ def test_freed_buffers_are_not_faulted_in_again():
 
 RELEASE_CHILD = """
 import numpy as np
-from hearpreprocess.allocator import release_free_memory, reuse_freed_memory
+from hearcore.allocator import release_free_memory, reuse_freed_memory
 
 def rss_mib():
     with open("/proc/self/status") as f:

@@ -4,31 +4,29 @@ import io
 import json
 import os
 import tarfile
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from shared_corpora import SHARED
 
-from hearpreprocess.bundle import (
-    DEFAULT_TAR_ROOT,
+from hearcore.bundle import split_json, split_jsons, write_json
+from hearcore.format import TAR_ROOT
+from hearcore.manifest import write_manifest
+from hearcore.tarball import write_tarball
+from hearcore.vocabulary import (
     coerce_labels,
     label_vocabulary,
     label_vocabulary_text,
-    split_json,
-    split_jsons,
-    write_json,
     write_label_vocabulary,
-    write_manifest,
-    write_tarball,
 )
 
-SHARED = Path(__file__).parents[2].parent / "shared"
 HEAR_TARBALL = (
     SHARED
     / "corpora/github.com/hearbenchmark/hear2021-open-tasks-downsampled/raw/main/preprocessed"
     / "hear-2021.0.6-spoken_digit-1.0.9-small-44100.tar.gz"
 )
+
 HEAR_ROOT = "hear-2021.0.6/tasks"
 HEAR_BUNDLE = "spoken_digit-1.0.9-small"
 
@@ -207,7 +205,7 @@ def test_tarball_default_root_and_errors(tmp_path):
     write_tarball(bundle, 48000, dest)
     with tarfile.open(dest) as tar:
         names = tar.getnames()
-    assert f"{DEFAULT_TAR_ROOT}/toy-1.0.0-full/48000/train/a.wav" in names
+    assert f"{TAR_ROOT}/toy-1.0.0-full/48000/train/a.wav" in names
     assert not any("/16000" in n for n in names)
     with pytest.raises(FileNotFoundError, match="22050"):
         write_tarball(bundle, 22050, tmp_path / "y.tar.gz")

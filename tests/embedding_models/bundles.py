@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+from shared_corpora import SHARED
 
 
 def write_bundle(root, name, metadata, splits, rates):
@@ -78,7 +79,6 @@ def event_bundle(root, name="toy_events-1.0-full", seconds=3.0, rates=(16000,), 
     return write_bundle(root, name, meta, splits, rates)
 
 
-SHARED = Path(__file__).resolve().parents[3].parent / "shared"
 SPOKEN_DIGIT = (
     SHARED / "corpora/github.com/hearbenchmark/hear2021-open-tasks-downsampled/raw/main"
     "/preprocessed/hear-2021.0.6-spoken_digit-1.0.9-small-44100.tar.gz"

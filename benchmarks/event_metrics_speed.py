@@ -41,7 +41,10 @@ def make_reference(rng: np.random.Generator) -> dict:
 
 
 def frames_to_events(probabilities: np.ndarray, timestamps: np.ndarray) -> list:
-    """Median filter, threshold 0.5, runs of active frames -> events of >= 125 ms (EVAL.md §3.5)."""
+    """Median filter, threshold 0.5, runs of active frames -> events of >= 125 ms.
+
+    The protocol's post-processing at one grid point (docs/protocol.md, event post-processing).
+    """
     width = round(250 / HOP_MS)
     active = median_filter(probabilities, size=(width, 1)) > 0.5
     events = []

@@ -7,12 +7,14 @@ leaderboard. Each command is resumable, so running this again only redoes what c
 
 from __future__ import annotations
 
-import argparse
 import shlex
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Sequence
+
+from hearcore.cli import OK, UserError, make_parser, run_command
 
 MODELS = ("heareval.models.naive", "heareval.models.crepe")
 
@@ -23,7 +25,10 @@ def _run(step: str, args: list[str]) -> None:
     started = time.monotonic()
     result = subprocess.run(command)
     if result.returncode != 0:
-        raise SystemExit(f"example: step '{step}' failed (exit code {result.returncode})")
+        # The step printed its own error; this line says which step and passes its code on.
+        raise UserError(
+            f"example: step '{step}' failed (exit code {result.returncode})", result.returncode
+        )
     print(f"== {step}: done in {time.monotonic() - started:.1f} s", flush=True)
 
 
@@ -49,17 +54,26 @@ def run_example(out: Path, models: tuple[str, ...], grid: str, task: str, mode: 
     return out / "leaderboard" / "index.html"
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("example-output"))
-    parser.add_argument("--model", action="append", help="HEAR module (repeatable)")
-    parser.add_argument("--grid", default="default", choices=["default", "fast", "faster"])
-    parser.add_argument("--task", default="tones", help="task to build (default: tones)")
-    parser.add_argument("--mode", default="full", help="mode of the task (default: full)")
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = make_parser("heareval.example", __doc__)
+    parser.add_argument(
+        "--out", type=Path, default=Path("example-output"), help="folder for everything it writes"
+    )
+    parser.add_argument(
+        "--model",
+        action="append",
+        help=f"HEAR module to evaluate; repeat for several (default: {', '.join(MODELS)})",
+    )
+    parser.add_argument(
+        "--grid", default="default", choices=["default", "fast", "faster"], help="downstream grid"
+    )
+    parser.add_argument("--task", default="tones", help="task to build")
+    parser.add_argument("--mode", default="full", help="mode of the task")
     args = parser.parse_args(argv)
     page = run_example(args.out, tuple(args.model or MODELS), args.grid, args.task, args.mode)
     print(f"\nLeaderboard: {page.resolve()}")
+    return OK
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_command(main))

@@ -1,25 +1,21 @@
-"""Checks that a module follows the HEAR API (hear-validator 2021.0.6's checks, EVAL.md §1.3).
-
-``python -m heareval.validate MODULE [--model PATH] [--device DEVICE] [--model-options JSON]``
+"""Checks that a module follows the HEAR API, with hear-validator 2021.0.6's checks and more.
 
 Unlike hear-validator, every problem is collected in one run: a failing check stops only the
 checks that depend on it. Additions: embeddings must be torch tensors without NaN/inf,
 timestamps must increase, and timestamps that look like seconds are reported as such.
-Exit status 1 when there is an error, 0 otherwise.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
+import textwrap
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import torch
 
-from hearcore.format import SAMPLE_RATES
+from hearcore.cli import FAILED, OK, UserError, make_parser, run_command
 from heareval import api
 
 TIMESTAMP_DURATIONS_S = (1.07, 1.98, 4.0)
@@ -81,7 +77,7 @@ def validate_module(
     try:
         model = api.call_load_model(module, weights, options)
         model = api.check_torch_model(model, module_name).to(device).eval()
-    except api.NotATorchModelError as exc:
+    except (api.NotATorchModelError, UserError) as exc:
         report.error(str(exc))
         return report
     except Exception as exc:
@@ -111,18 +107,12 @@ _SIZE_ATTRIBUTES = ("scene_embedding_size", "timestamp_embedding_size")
 
 
 def _check_sample_rate(model: Any, report: Report) -> int | None:
-    if not hasattr(model, "sample_rate"):
-        report.error(f"the model has no sample_rate attribute; set it to one of {SAMPLE_RATES}")
-        return None
-    rate = model.sample_rate
+    problem = api.sample_rate_problem(model)
+    if problem:
+        report.error(problem)
+    rate = getattr(model, "sample_rate", None)
     if isinstance(rate, bool) or not isinstance(rate, (int, float, np.integer, np.floating)):
-        report.error(f"model.sample_rate is {rate!r}; it must be one of {SAMPLE_RATES}")
         return None
-    if rate not in SAMPLE_RATES:
-        report.error(
-            f"model.sample_rate is {rate}, not a HEAR rate; HEAR tasks come only at "
-            f"{SAMPLE_RATES} Hz and the model must accept one of them without resampling"
-        )
     return int(rate)
 
 
@@ -270,35 +260,55 @@ def _check_scene_output(output: Any, size: int | None, report: Report) -> None:
         _check_size_match(output, "scene embeddings", "scene_embedding_size", size, report)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """CLI entry point; returns the exit status."""
-    parser = argparse.ArgumentParser(
-        prog="python -m heareval.validate", description="Check that a module follows the HEAR API."
-    )
-    parser.add_argument("module", help="dotted name of the HEAR module, e.g. heareval.models.naive")
-    parser.add_argument("--model", "-m", default=None, help="weights file passed to load_model")
-    parser.add_argument("--device", "-d", default=None, help="cpu, cuda or cuda:N")
-    parser.add_argument(
-        "--model-options", default="{}", help="JSON object of keyword arguments for load_model"
-    )
-    args = parser.parse_args(argv)
-    try:
-        options = json.loads(args.model_options)
-    except json.JSONDecodeError as exc:
-        parser.error(f"--model-options is not valid JSON: {exc}")
-    if not isinstance(options, dict):
-        parser.error("--model-options must be a JSON object, e.g. '{\"sample_rate\": 16000}'")
-    report = validate_module(args.module, args.model, args.device, options)
+def main(argv: Sequence[str] | None = None) -> int:
+    """CLI entry point; returns the exit status (user errors raise UserError, see run_command)."""
+    args = _parser().parse_args(argv)
+    options = api.parse_model_options(args.model_options)
+    # The mistakes the embeddings runner also rejects end here with its message and exit code.
+    device = api.pick_device(args.device)
+    api.check_weights(args.model)
+    api.check_options(api.import_module(args.module), options)
+    report = validate_module(args.module, args.model, device, options)
     for message in report.errors:
         print(f"ERROR: {message}")
     for message in report.warnings:
         print(f"WARNING: {message}")
     if report.errors:
         print(f"{args.module}: {len(report.errors)} error(s); it does not follow the HEAR API.")
-        return 1
+        return FAILED
     print("Looks good!")
-    return 0
+    return OK
+
+
+_DESCRIPTION = (
+    "Check that a HEAR module follows the HEAR API: load its model, embed white noise, check\n"
+    "the outputs; every problem is listed in one run (exit 1 when there is one).\n\n"
+    + textwrap.fill(f"Sample rate: {api.SAMPLE_RATE_RULE}.", 88)
+    + "\nNo option repeats."
+)
+
+
+def _parser():
+    parser = make_parser("heareval.validate", _DESCRIPTION)
+    parser.add_argument(
+        "module",
+        help="dotted import name of the HEAR module, e.g. heareval.models.naive; it must be "
+        "importable (its folder on PYTHONPATH, or its package pip-installed)",
+    )
+    parser.add_argument(
+        "--model", "-m", default=None, help="weights file passed to load_model (default: none)"
+    )
+    parser.add_argument(
+        "--device", "-d", default=None,
+        help="cpu, cuda or cuda:N (default: cuda when available, else cpu)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--model-options",
+        default="{}",
+        help="JSON object of keyword arguments for load_model, e.g. '{\"sample_rate\": 16000}'",
+    )
+    return parser
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command(main))

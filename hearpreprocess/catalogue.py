@@ -9,10 +9,11 @@ generated one (the test suite runs it on the README); `--write FILE` replaces it
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
+from typing import Sequence
 
+from hearcore.cli import FAILED, NOT_FOUND, OK, UserError, make_parser, run_command
 from hearpreprocess.config import (
     is_extra_task,
     list_modes,
@@ -102,19 +103,28 @@ def replace_table(text: str, table: str) -> str:
     return f"{head}{BEGIN}\n{table}\n{END}{tail}"
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m hearpreprocess.catalogue", description=__doc__)
+def main(argv: Sequence[str] | None = None) -> int:
+    """The command; a missing file or one without the markers raises UserError (NOT_FOUND)."""
+    p = make_parser("hearpreprocess.catalogue", __doc__)
     group = p.add_mutually_exclusive_group()
-    group.add_argument("--check", metavar="FILE", help="exit 1 if FILE's table is out of date")
+    group.add_argument(
+        "--check", metavar="FILE", help="exit 1 if FILE's table is out of date (default: print it)"
+    )
     group.add_argument("--write", metavar="FILE", help="replace the table in FILE")
     args = p.parse_args(argv)
     table = markdown_table()
-    path = Path(args.check or args.write or "")
     if not (args.check or args.write):
         print(table)
-        return 0
-    text = path.read_text(encoding="utf-8")
-    updated = replace_table(text, table)
+        return OK
+    path = Path(args.check or args.write)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise UserError(f"cannot read {path} ({e.strerror}); check the file name", NOT_FOUND)
+    try:
+        updated = replace_table(text, table)
+    except ValueError as e:
+        raise UserError(f"{path}: {e}; add them where the table goes", NOT_FOUND) from e
     if args.check:
         if updated != text:
             print(
@@ -122,11 +132,11 @@ def main(argv: list[str] | None = None) -> int:
                 f"`python -m hearpreprocess.catalogue --write {path}`",
                 file=sys.stderr,
             )
-            return 1
-        return 0
+            return FAILED
+        return OK
     path.write_text(updated, encoding="utf-8")
-    return 0
+    return OK
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command(main))

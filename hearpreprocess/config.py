@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import copy
 import difflib
+import json
 import tomllib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from hearcore.format import (
     EMBEDDING_TYPES,
@@ -38,6 +39,15 @@ METADATA_EXTRA_KEYS = (
 # `all` (unless --include-extra); [card] holds the facts the README's task table shows.
 REGISTRY_KEYS = ("extra_task", "card")
 CARD_KEYS = ("source", "licence", "full_clips", "small_clips", "notes")
+
+
+# The `tmp_dir` every task_metadata.json records: HEAR 2021's default work dir, whatever
+# --work-dir a run used. Recording the real work dir would make a bundle's bytes (and its
+# tarballs) depend on the machine and on where its intermediate files happened to lie, while
+# bundles are byte-identical across runs and machines, and the work dir shapes no bundle step (a
+# rebuild elsewhere reuses the bundle). No evaluation reads the key; HEAR 2021's own bundles all
+# record this value.
+RECORDED_TMP_DIR = "_workdir"
 
 
 class ConfigError(ValueError):
@@ -102,8 +112,11 @@ class TaskConfig:
     def digest(self) -> str:
         return digest(self.to_dict())
 
-    def task_metadata(self, tmp_dir: str = "_workdir") -> dict[str, Any]:
-        """The dict written to task_metadata.json, in the key order of real HEAR 2021 bundles."""
+    def task_metadata(self, tmp_dir: str = RECORDED_TMP_DIR) -> dict[str, Any]:
+        """The dict written to task_metadata.json, in the key order of real HEAR 2021 bundles.
+
+        `tmp_dir` stays RECORDED_TMP_DIR in every bundle the pipeline builds (see there why).
+        """
         meta: dict[str, Any] = {
             "task_name": self.task_name,
             "version": self.version,
@@ -140,6 +153,78 @@ TOP_KEYS = _CONFIG_FIELDS + METADATA_EXTRA_KEYS + REGISTRY_KEYS + ("modes",)
 OVERRIDE_KEYS = MODE_KEYS + ("sources",)
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _all(check: Callable[[Any], bool], container: type) -> Callable[[Any], bool]:
+    def ok(value: Any) -> bool:
+        items = value.values() if container is dict else value
+        return isinstance(value, container) and all(v is None or check(v) for v in items)
+
+    return ok
+
+
+# What each key of a mode or override table holds, as TOML spells it, with an example value.
+_STRING = ("a string", lambda v: isinstance(v, str), '"..."')
+_INTEGER = ("an integer", lambda v: isinstance(v, int) and not isinstance(v, bool))
+_VALUE_TYPES: dict[str, tuple[str, Callable[[Any], bool], str]] = {
+    "embedding_type": _STRING,
+    "prediction_type": _STRING,
+    "split_mode": _STRING,
+    "recipe": _STRING,
+    "sample_duration": ("a number of seconds", _is_number, "3.0"),
+    "max_task_duration_by_fold": ("a number of seconds", _is_number, "3600.0"),
+    "nfolds": (*_INTEGER, "5"),
+    "evaluation": (
+        "a list of metric names",
+        _all(lambda v: isinstance(v, str), list),
+        '["top1_acc"]',
+    ),
+    "max_task_duration_by_split": (
+        "a table of seconds per split",
+        _all(_is_number, dict),
+        "{ train = 3600.0 }",
+    ),
+    "split_percentage": ("a table of numbers per split", _all(_is_number, dict), "{ train = 70 }"),
+    "recipe_params": ("a table", lambda v: isinstance(v, dict), '{ label = "..." }'),
+    "download_urls": ("a list of tables", _all(lambda v: isinstance(v, dict), list), "[{ ... }]"),
+    "sources": ("a table of tables, one per URL", _all(lambda v: isinstance(v, dict), dict), ""),
+    "pitch_range_min": (*_INTEGER, "21"),
+    "pitch_range_max": (*_INTEGER, "108"),
+    "evaluation_params": ("a table", lambda v: isinstance(v, dict), "{ ... }"),
+    "use_scoring_for_early_stopping": ("true or false", lambda v: isinstance(v, bool), "true"),
+}
+
+
+def check_value_types(table: Mapping[str, Any], where: str) -> None:
+    """Raise ConfigError for the first value of the wrong type, naming the key, the value and
+    the type expected (None passes: TOML has no null, and Python callers use it for "absent")."""
+    for key, value in table.items():
+        if key not in _VALUE_TYPES or value is None:
+            continue
+        expected, ok, example = _VALUE_TYPES[key]
+        if not ok(value):
+            shown = json.dumps(value) if isinstance(value, (str, int, float, bool)) else repr(value)
+            hint = f" (e.g. {key} = {example})" if example else ""
+            raise ConfigError(
+                f"{where}: {key} = {shown} is {_toml_type(value)}, expected {expected}{hint}"
+            )
+
+
+def _toml_type(value: Any) -> str:
+    """The TOML name of a value's type, as a user wrote it."""
+    names: tuple[tuple[type, str], ...] = (
+        (bool, "a boolean"),  # before int: a bool is an int in Python
+        (int, "an integer"),
+        (float, "a float"),
+        (str, "a string"),
+        (list, "a list"),
+        (dict, "a table"),
+    )
+    return next((name for kind, name in names if isinstance(value, kind)), type(value).__name__)
+
+
 def recipe_path(task_name: str) -> Path:
     return RECIPES_DIR / f"{task_name}.toml"
 
@@ -157,9 +242,7 @@ def read_recipe(task_name: str) -> dict[str, Any]:
     """The raw recipe TOML of a task, modes included, its keys checked."""
     path = recipe_path(task_name)
     if not path.exists():
-        near = difflib.get_close_matches(task_name, list_tasks(), n=1)
-        hint = f"; did you mean {near[0]!r}?" if near else ""
-        raise ConfigError(f"no task {task_name!r} (no recipe {path}){hint}")
+        raise ConfigError(unknown_task_message(task_name))
     try:
         with open(path, "rb") as f:
             raw = tomllib.load(f)
@@ -184,11 +267,16 @@ def load_task_config(
     modes = raw.get("modes", {})
     mode = mode or raw.get("default_mode")
     if mode is None or mode not in modes:  # TOML keys are str, so None is never in `modes`
-        raise ConfigError(f"task {task_name!r} has no mode {mode!r}; choose one of {sorted(modes)}")
+        near = difflib.get_close_matches(str(mode), list(modes), n=1)
+        hint = f"did you mean {near[0]!r}? " if near else ""
+        raise ConfigError(
+            f"task {task_name!r} has no mode {mode!r}; {hint}its modes: {', '.join(sorted(modes))}"
+        )
     merged = {k: v for k, v in raw.items() if k not in ("modes", *REGISTRY_KEYS)}
     merged.update(copy.deepcopy(modes[mode]))
     overrides = dict(overrides or {})
     check_keys(overrides, OVERRIDE_KEYS, f"overrides of task {task_name!r}")
+    check_value_types(overrides, f"overrides of task {task_name!r}")
     source_overrides = overrides.pop("sources", {})
     merged.update(overrides)
     config = _build(task_name, mode, merged, source_overrides)
@@ -207,7 +295,10 @@ def _build(task_name: str, mode: str, d: dict[str, Any], source_overrides: Mappi
     d.setdefault("recipe", task_name)
     d.setdefault("sample_duration", None)  # absent: clips keep their own length (fsd50k)
     if d.get("sample_duration") is not None:
-        d["sample_duration"] = float(d["sample_duration"])
+        try:
+            d["sample_duration"] = float(d["sample_duration"])
+        except (TypeError, ValueError) as e:
+            raise ConfigError(f"{where}: sample_duration must be a number of seconds ({e})") from e
     try:
         return TaskConfig(mode=mode, sources=sources, extras=extras, **d)
     except TypeError as e:
@@ -284,4 +375,13 @@ def read_overrides(path: str | Path | None) -> dict[str, dict[str, Any]]:
         if not isinstance(table, dict):
             raise ConfigError(f"override file {path}: [{name}] must be a table of keys")
         check_keys(table, OVERRIDE_KEYS, f"override file {path}, table [{name}]")
+        check_value_types(table, f"override file {path}, table [{name}]")
     return tables
+
+
+def unknown_task_message(name: str) -> str:
+    """That no task is called `name`: the nearest name, and every registered one."""
+    tasks = list_tasks()
+    near = difflib.get_close_matches(name, tasks, n=1)
+    hint = f"did you mean {near[0]!r}? " if near else ""
+    return f"no task {name!r}; {hint}registered tasks: {', '.join(tasks)}"

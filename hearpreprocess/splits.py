@@ -1,4 +1,4 @@
-"""Metadata normalisation, split creation, event trimming and mode caps (TASKS.md §2.2-2.4).
+"""Metadata normalisation, split creation, event trimming and mode caps (the rules: docs/tasks.md).
 
 Every seed and rounding rule is HEAR 2021's, so a corpus yields the same splits as HEAR 2021 did.
 Functions never mutate their input. Those that drop or change rows return `(df, report)`, where
@@ -320,7 +320,7 @@ def trim_events(
 
 
 def subsample(df: pd.DataFrame, config: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Apply the mode's per-split duration caps at file level (TASKS.md §2.4).
+    """Apply the mode's per-split duration caps at file level.
 
     Args:
         df: split metadata.

@@ -1,4 +1,4 @@
-"""Per-frame labels of event tasks (EVAL.md §2.3)."""
+"""Per-frame labels of event tasks: the labels of the events that cover each timestamp."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The consolidated per-split files hear-eval-kit's prediction stage reads (EVAL.md §2.3).
+"""The consolidated per-split files hear-eval-kit's prediction stage reads.
 
 `<split>.embeddings.npy` is, despite its name, a RAW little-endian float32 array of shape
 `(n_rows, dim)` with NO .npy header: hear-eval-kit opens it with `np.memmap(..., dtype=float32,

@@ -1,4 +1,5 @@
-"""Embedding one task bundle into one output folder (EVAL.md §2.3), cached by key."""
+"""Embedding one task bundle into one output folder (the files hear-eval-kit's prediction stage
+reads), cached by key."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import itertools
 import json
 import random
 import shutil
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +47,9 @@ def embed_task(
 ) -> dict:
     """Write the embeddings of one bundle to `out_dir`, unless a finished one has the same key.
 
+    With `progress`, tqdm bars and (when the bundle lacks the model's rate) a line saying that it
+    is resampled go to stderr.
+
     Returns:
         {"status": "done" | "skipped", "out_dir": str, "profile": dict | None}.
     """
@@ -62,6 +67,8 @@ def embed_task(
     }
     if cache.is_done(out_dir, key):
         return {"status": "skipped", "out_dir": str(out_dir), "profile": None}
+    if progress and source_rate != model_rate:
+        print(_resampling_line(bundle.name, source_rate, model_rate), file=sys.stderr)
 
     # The whole folder is written under a temporary name and renamed into place at the end.
     with atomic_path(out_dir) as tmp:
@@ -75,6 +82,13 @@ def embed_task(
         _write_json(tmp / PROFILE_FILE, profile)
         _write_json(tmp / cache.KEY_FILE, key)  # last: its presence marks the folder complete
     return {"status": "done", "out_dir": str(out_dir), "profile": profile}
+
+
+def _resampling_line(name: str, source_rate: int, model_rate: int) -> str:
+    return (
+        f"{name}: resampling {source_rate} Hz -> {model_rate} Hz on the fly "
+        f"(the bundle has no {model_rate} Hz folder)"
+    )
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """The overall normalised score: a transparent variant of the old HEAR leaderboard ranking.
 
-The old figures (EVAL.md §4) filled missing cells with IterativeImputer, z-scored each task across
+The old HEAR 2021 figures filled missing cells with IterativeImputer, z-scored each task across
 models, clipped to [-1, 1] and took the row mean. Here nothing is imputed: an imputed cell is a
 number no model produced, and it would move every other model's z-score on that task. Instead:
 
@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from heareval.leaderboard.collect import Setting
 from heareval.leaderboard.published import SOURCE, published_column, published_rows
 
 OVERALL_DESCRIPTION = (
@@ -88,13 +89,15 @@ class Cell:
 
 @dataclass(frozen=True)
 class Row:
-    """A table row: one of our models, or a published reference row (`published` True)."""
+    """A table row: one of our models under one setting, or a published reference row
+    (`published` True, no setting). A model evaluated with two settings has two rows."""
 
     name: str
     source: str
     published: bool
     cells: dict[str, Cell]
     overall: Overall | None
+    setting: Setting | None = None
 
 
 @dataclass(frozen=True)
@@ -115,11 +118,18 @@ class Board:
     rows: list[Row]
 
 
+def _entry(result) -> tuple[str, str]:
+    """What one row stands for: the model and the label of its setting ("" when unknown)."""
+    return result.model, result.setting.label if result.setting else ""
+
+
 def build_board(results, published: bool = True) -> Board:
     """Arrange `collect.Result`s (and optionally the published rows) into a `Board`.
 
-    Our models are ordered by overall score (best first, n/a last), then by name; published rows
-    follow in a fixed order. Published rows never enter the normalisation.
+    One row per (model, setting): a model evaluated with two settings (e.g. two probes) has two
+    rows, each ranked as an entry of its own. Our rows are ordered by overall score (best first,
+    n/a last), then by name and setting; published rows follow in a fixed order. Published rows
+    never enter the normalisation.
     """
     task_names = sorted({r.task for r in results})
     tasks = []
@@ -127,18 +137,19 @@ def build_board(results, published: bool = True) -> Board:
         first = next(r for r in results if r.task == name)
         col = published_column(first.task_name, first.mode, first.metric)
         tasks.append(Task(name, first.metric, first.maximize, col))
-    models = sorted({r.model for r in results})
-    matrix = np.full((len(models), len(tasks)), np.nan)
-    cells: dict[str, dict[str, Cell]] = {m: {} for m in models}
+    settings = {_entry(r): r.setting for r in results}
+    entries = sorted(settings)
+    matrix = np.full((len(entries), len(tasks)), np.nan)
+    cells: dict[tuple[str, str], dict[str, Cell]] = {e: {} for e in entries}
     for r in results:
-        matrix[models.index(r.model), task_names.index(r.task)] = r.score
-        cells[r.model][r.task] = Cell(r.score, r.spread, r.spread_kind, r.n)
+        matrix[entries.index(_entry(r)), task_names.index(r.task)] = r.score
+        cells[_entry(r)][r.task] = Cell(r.score, r.spread, r.spread_kind, r.n)
     overall = overall_scores(matrix, np.array([t.maximize for t in tasks], dtype=bool))
-    # Sort (model, Overall) pairs rather than rows: a Row's `overall` is optional (published rows).
+    # Sort (entry, Overall) pairs rather than rows: a Row's `overall` is optional (published rows).
     ranked = sorted(
-        zip(models, overall), key=lambda mo: (mo[1].score is None, -(mo[1].score or 0.0), mo[0])
+        zip(entries, overall), key=lambda eo: (eo[1].score is None, -(eo[1].score or 0.0), eo[0])
     )
-    rows = [Row(m, "this run", False, cells[m], o) for m, o in ranked]
+    rows = [Row(e[0], "this run", False, cells[e], o, settings[e]) for e, o in ranked]
     if published:
         for name, values in published_rows().items():
             row_cells = {

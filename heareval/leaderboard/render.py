@@ -1,8 +1,11 @@
 """Write a `Board` as CSV, Markdown and a self-contained HTML page (inline CSS, JS and SVG).
 
-CSV layout (wide, one row per model): `model, source, overall, tasks_ranked, tasks_covered`, then
-for every task bundle three columns: `<task>` (primary test score), `<task> spread` (standard
-deviation) and `<task> spread over` (e.g. "5 folds", "3 seeds"); blank where there is no number.
+CSV layout (wide, one row per model and setting): `model, source, probe, grid, grid_points, seeds`
+(the setting that produced the row: the prediction stage's options, seeds as `42` or `42-44`;
+blank for published rows and for results without prediction-done.json), `overall, tasks_ranked,
+tasks_covered`, then for every task bundle three columns: `<task>` (primary test score),
+`<task> spread` (standard deviation) and `<task> spread over` (e.g. "5 folds", "3 seeds"); blank
+where there is no number.
 
 The page is package data under `templates/`: Jinja2 templates (`page.html`, which includes
 `table.html` and `chart.html`) and the stylesheet and script they inline (`leaderboard.css`,
@@ -28,8 +31,36 @@ _PACKAGE = "heareval.leaderboard"
 _TEMPLATES = "templates"
 
 
+def plural(n: int, noun: str) -> str:
+    """`1 result`, `2 results`, `0 results` (every noun here takes an s)."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def _spread_over(cell: Cell) -> str:
-    return f"{cell.n} {cell.spread_kind}" if cell.spread is not None else ""
+    """`5 folds`, `3 seeds`; spread_kind is the plural noun ("folds"/"seeds")."""
+    if cell.spread is None:
+        return ""
+    return plural(cell.n, cell.spread_kind[:-1]) if cell.spread_kind.endswith("s") else ""
+
+
+def setting_text(row: Row) -> str:
+    """The setting of a row for the Markdown table and the page; "" for published rows."""
+    if row.published:
+        return ""
+    return row.setting.label if row.setting else "unknown"
+
+
+def summary_text(board: Board) -> str:
+    """`3 results: 2 models × 2 task bundles` (and how many settings, when a model has several)."""
+    ours = [r for r in board.rows if not r.published]
+    n_models = len({r.name for r in ours})
+    text = (
+        f"{plural(sum(len(r.cells) for r in ours), 'result')}: {plural(n_models, 'model')} × "
+        f"{plural(len(board.tasks), 'task bundle')}"
+    )
+    if len(ours) != n_models:
+        text += f", in {len(ours)} rows (a row per model and setting)"
+    return text
 
 
 def format_cell(cell: Cell | None) -> str:
@@ -41,27 +72,31 @@ def format_cell(cell: Cell | None) -> str:
 
 
 def format_overall(row: Row) -> str:
-    """`+0.412 (3/4 tasks)`, `n/a (0/1 tasks)`, or "not ranked" for published rows."""
+    """`+0.412 (3/4 tasks)`, `n/a (0/1 task)`, or "not ranked" for published rows."""
     if row.overall is None:
         return "not ranked"
     o = row.overall
     value = "n/a" if o.score is None else f"{o.score:+.3f}"
-    return f"{value} ({o.n_ranked}/{o.n_tasks} tasks)"
+    return f"{value} ({o.n_ranked}/{plural(o.n_tasks, 'task')})"
 
 
 def to_csv(board: Board) -> str:
     """The wide CSV described in the module docstring."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    header = ["model", "source", "overall", "tasks_ranked", "tasks_covered"]
+    header = ["model", "source", "probe", "grid", "grid_points", "seeds"]
+    header += ["overall", "tasks_ranked", "tasks_covered"]
     for task in board.tasks:
         header += [task.name, f"{task.name} spread", f"{task.name} spread over"]
     writer.writerow(header)
     for row in board.rows:
         o = row.overall
-        line = [
-            row.name,
-            row.source,
+        st = row.setting
+        line: list[str | int] = [row.name, row.source]
+        line += (
+            ["", "", "", ""] if st is None else [st.probe, st.grid, st.grid_points, st.seed_range]
+        )
+        line += [
             "" if o is None or o.score is None else repr(o.score),
             "" if o is None else o.n_ranked,
             "" if o is None else o.n_tasks,
@@ -87,16 +122,18 @@ def _direction(task: Task) -> str:
 
 def to_markdown(board: Board) -> str:
     """A Markdown table (scores ± spread) with notes on metrics and the overall score."""
-    header = ["Model", "Source", "Overall"] + [t.name for t in board.tasks]
+    header = ["Model", "Source", "Setting", "Overall"] + [t.name for t in board.tasks]
     lines = [
         "# Leaderboard",
+        "",
+        summary_text(board) + ".",
         "",
         "| " + " | ".join(_md(h) for h in header) + " |",
         "|" + "---|" * len(header),
     ]
     for row in board.rows:
         cells = [format_cell(row.cells.get(t.name)) for t in board.tasks]
-        line = [row.name, row.source, format_overall(row)] + cells
+        line = [row.name, row.source, setting_text(row), format_overall(row)] + cells
         lines.append("| " + " | ".join(_md(c) for c in line) + " |")
     lines += ["", "Primary metric per task (± is the std over folds, or over seeds when repeated):"]
     for t in board.tasks:
@@ -135,6 +172,7 @@ class _TableRow:
     kind: str
     name: str
     source: str
+    setting: str
     overall_value: str
     overall_text: str
     cells: list[_TableCell | None]
@@ -181,8 +219,17 @@ def _kind(row: Row) -> str:
     return "published" if row.published else "ours"
 
 
-def _bar(k: int, row: Row, cell: Cell, high: float) -> _Bar:
-    """Bar `k` of a chart whose axis ends at `high`; long names are cut to fit the label column."""
+def _bar_label(row: Row, shared: bool) -> str:
+    """The row's name, with its probe and grid when another row has the same name; cut to fit
+    the label column."""
+    text = row.name
+    if shared and row.setting:
+        text += f" ({row.setting.probe}, {row.setting.grid}, s{row.setting.seed_range})"
+    return text if len(text) <= 32 else text[:31] + "…"
+
+
+def _bar(k: int, row: Row, cell: Cell, high: float, shared: bool) -> _Bar:
+    """Bar `k` of a chart whose axis ends at `high`."""
     y = _TOP + k * (_BAR_H + _GAP)
     w = max(_BAR_W * cell.score / high, 0.0)
     err = None
@@ -193,8 +240,8 @@ def _bar(k: int, row: Row, cell: Cell, high: float) -> _Bar:
     end = _LABEL_W + max(w, _BAR_W * (cell.score + (cell.spread or 0.0)) / high)
     return _Bar(
         kind=_kind(row),
-        tooltip=f"{row.name}: {format_cell(cell)}" + (f" — {cell.note}" if cell.note else ""),
-        label=row.name if len(row.name) <= 32 else row.name[:31] + "…",
+        tooltip=_bar_tooltip(row, cell),
+        label=_bar_label(row, shared),
         label_x=_LABEL_W - 6,
         text_y=y + 12,
         x=_LABEL_W,
@@ -207,17 +254,26 @@ def _bar(k: int, row: Row, cell: Cell, high: float) -> _Bar:
     )
 
 
+def _bar_tooltip(row: Row, cell: Cell) -> str:
+    setting = f" ({row.setting.label})" if row.setting else ""
+    return f"{row.name}{setting}: {format_cell(cell)}" + (f" — {cell.note}" if cell.note else "")
+
+
 def _chart(index: int, task: Task, rows: list[Row]) -> _Chart:
     """One task's bar chart: one horizontal bar per row that has the task."""
     have = [(row, row.cells[task.name]) for row in rows if task.name in row.cells]
     high = max([1.0] + [c.score + (c.spread or 0.0) for _, c in have])
+    names = [row.name for row, _ in have]
     return _Chart(
         index=index,
         task=task.name,
         title=f"{task.name} — {task.metric or '?'} ({_direction(task)})",
         width=_LABEL_W + _BAR_W + 70,
         height=_TOP + len(have) * (_BAR_H + _GAP) + 6,
-        bars=[_bar(k, row, cell, high) for k, (row, cell) in enumerate(have)],
+        bars=[
+            _bar(k, row, cell, high, names.count(row.name) > 1)
+            for k, (row, cell) in enumerate(have)
+        ],
     )
 
 
@@ -225,6 +281,9 @@ def _columns(board: Board) -> list[_Column]:
     columns = [
         _Column("model", "Model", "text"),
         _Column("source", "Source", "text"),
+        _Column(
+            "setting", "Setting", "text", title="probe, grid and seeds of the prediction stage"
+        ),
         _Column("overall", "Overall", "num", title="mean clipped z-score; see below"),
     ]
     for t in board.tasks:
@@ -263,6 +322,7 @@ def _table_rows(board: Board) -> list[_TableRow]:
                 kind=_kind(row),
                 name=row.name,
                 source=row.source,
+                setting=setting_text(row),
                 overall_value="" if o is None or o.score is None else repr(o.score),
                 overall_text=format_overall(row),
                 cells=[_table_cell(row.cells.get(t.name)) for t in board.tasks],
@@ -298,16 +358,13 @@ def _inline_asset(name: str, tag: str) -> str:
 
 def to_html(board: Board) -> str:
     """The self-contained page: sortable table, one SVG bar chart per task, explanations."""
-    ours = [r for r in board.rows if not r.published]
     return (
         _environment()
         .get_template("page.html")
         .render(
             style=_inline_asset("leaderboard.css", "style"),
             script=_inline_asset("leaderboard.js", "script"),
-            n_results=sum(len(r.cells) for r in ours),
-            n_models=len(ours),
-            n_tasks=len(board.tasks),
+            summary=summary_text(board),
             columns=_columns(board),
             rows=_table_rows(board),
             overall_help=OVERALL_DESCRIPTION,

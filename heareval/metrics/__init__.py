@@ -1,4 +1,4 @@
-"""Scores of the HEAR evaluation (EVAL.md §3.6), equal to scikit-learn's and sed_eval's.
+"""Scores of the HEAR evaluation, equal to scikit-learn's and sed_eval's (docs/protocol.md).
 
 `SCORES[name]` is a `Score`; calling it returns `(primary, details)`. Scene scores take
 `(predictions N x K, targets N x K)`; event scores take `(predicted, reference, labels)` with

@@ -1,4 +1,4 @@
-"""Event-based and segment-based scores, numerically equal to sed_eval 0.2.1's (EVAL.md §3.6).
+"""Event-based and segment-based scores, numerically equal to sed_eval 0.2.1's.
 
 Each score takes `(predicted, reference, labels)`: `predicted` and `reference` map a file name to
 its list of `{"label", "start", "end"}` events in milliseconds, `labels` is the task's whole label

@@ -1,4 +1,4 @@
-"""Scene (clip-level) scores: accuracies, mAP, d' and ROC AUC (EVAL.md §3.6).
+"""Scene (clip-level) scores: accuracies, mAP, d' and ROC AUC.
 
 Every score takes `(predictions, targets)`: N x K post-activation probabilities and N x K
 one/multi-hot targets, and returns `(primary, details)`; scene scores have no sub-scores.

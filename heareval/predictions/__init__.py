@@ -1,4 +1,4 @@
-"""Downstream prediction stage (EVAL.md §3): batched grid MLP, linear and kNN probes.
+"""Downstream prediction stage: batched grid MLP, linear and kNN probes on stored embeddings.
 
 Entry point: `python -m heareval.predictions.runner EMBEDDING_TASK_DIR ...`. Differences from
 hear-eval-kit 2021.1.3, on purpose:

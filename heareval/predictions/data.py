@@ -1,4 +1,4 @@
-"""Load one task's embedding folder (EVAL.md §2.3) into memory, once.
+"""Load one task's embedding folder (the embedding stage's output) into memory, once.
 
 Every split's raw float32 memmap (`<split>.embeddings.npy`, no header, shape from
 `<split>.embedding-dimensions.json`) is read and stacked into one array; splits are index ranges

@@ -2,8 +2,8 @@
 
 Fetches HEAR 2021's published 48 kHz task bundles from Zenodo, so that models can be evaluated on
 the real benchmark without preprocessing. Exit code 0: everything asked for is there; 1: a fetch
-failed (network, checksum, archive, disk space); 2: a usage error (unknown task or record, a
-folder in the way).
+failed (network, checksum, archive, disk space); 2: a usage error (unknown task, a folder in the
+way); 3: the Zenodo record does not exist.
 """
 
 from __future__ import annotations
@@ -14,6 +14,17 @@ import sys
 import urllib.parse
 from pathlib import Path
 
+from hearcore.cli import (
+    FAILED,
+    NOT_FOUND,
+    OK,
+    UNREACHABLE,
+    USAGE,
+    HelpFormatter,
+    UserError,
+    make_parser,
+    run_command,
+)
 from hearcore.download import make_session, mirror_url
 from heareval.tasks import DEFAULT_RECORD, OLDER_RECORDS
 from heareval.tasks.fetch import FetchedFileError, FetchError, fetch_file, read_fetched
@@ -26,9 +37,15 @@ from heareval.tasks.plan import (
     resolve,
     tarball_size,
 )
-from heareval.tasks.zenodo import RecordNotFound, ZenodoError, fetch_record, record_url
+from heareval.tasks.zenodo import (
+    RecordNotFound,
+    ZenodoError,
+    ZenodoUnreachable,
+    fetch_record,
+    record_url,
+)
 
-USAGE_ERROR, FETCH_FAILED = 2, 1
+USAGE_ERROR, FETCH_FAILED = USAGE, FAILED  # the names older code and tests import
 
 
 def list_record(args: argparse.Namespace, session) -> int:
@@ -73,7 +90,7 @@ def fetch(args: argparse.Namespace, session) -> int:
         fetched += names
         print(f"    verified (md5), unpacked into {', '.join(str(dest / n) for n in names)}")
     _summary(dest, fetched, [f.bundle for f in plan.done], failures)
-    return FETCH_FAILED if failures else 0
+    return FETCH_FAILED if failures else OK
 
 
 def _summary(dest: Path, fetched: list[str], done: list[str], failures: list[str]) -> None:
@@ -107,7 +124,11 @@ def _size(size: int | None) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; returns the exit code."""
+    """Run the CLI; returns the exit code (a user error ends with its message, see run_command)."""
+    return run_command(_run, argv)
+
+
+def _run(argv) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if not args.record.isdigit():
@@ -121,25 +142,27 @@ def main(argv: list[str] | None = None) -> int:
     session = make_session(mirror_url(record_url(args.record), args.mirror))
     try:
         return (list_record if args.command == "list" else fetch)(args, session)
-    except (RecordNotFound, SelectionError, FetchedFileError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return USAGE_ERROR
+    except RecordNotFound as error:
+        raise UserError(str(error), NOT_FOUND) from error
+    except ZenodoUnreachable as error:
+        raise UserError(str(error), UNREACHABLE) from error
+    except (SelectionError, FetchedFileError) as error:
+        raise UserError(str(error), USAGE) from error
     except (ZenodoError, DiskSpaceError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return FETCH_FAILED
-    except KeyboardInterrupt:
-        print("\ninterrupted: run the same command again to resume", file=sys.stderr)
-        return 130
+        raise UserError(str(error), FAILED) from error
     finally:
         session.close()
 
 
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(  # also here, so that it may follow the command name
+        "-v", "--verbose", action="store_true", help="on an error, show the full traceback too"
+    )
     common.add_argument(
         "--record", default=DEFAULT_RECORD, metavar="ID",
-        help=f"Zenodo record to read (default: {DEFAULT_RECORD}, HEAR 2021.3, which has every "
-        f"task; earlier revisions: {', '.join(OLDER_RECORDS)})",
+        help=f"Zenodo record to read; the default, HEAR 2021.3, has every task (earlier "
+        f"revisions: {', '.join(OLDER_RECORDS)})",
     )  # fmt: skip
     common.add_argument(
         "--mirror", metavar="URL",
@@ -149,26 +172,27 @@ def _parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     common.add_argument(
         "--retries", type=int, default=5, metavar="N",
-        help="retries of a failed request, waiting --backoff seconds, doubled each time "
-        "(default: 5)",
+        help="retries of a failed request, waiting --backoff seconds, doubled each time",
     )  # fmt: skip
     common.add_argument(
         "--backoff", type=float, default=1.0, metavar="S",
-        help="seconds before the first retry (default: 1)",
+        help="seconds before the first retry",
     )  # fmt: skip
-    parser = argparse.ArgumentParser(
-        prog="python -m heareval.tasks",
-        description=__doc__.split("\n\n")[1].replace("\n", " "),
-        epilog="Example: python -m heareval.tasks fetch speech_commands esc50 --dest tasks",
+    parser = make_parser("heareval.tasks", __doc__.split("\n\n")[1])
+    parser.epilog = (
+        "example: python -m heareval.tasks fetch speech_commands esc50 --dest tasks\n"
+        + (parser.epilog or "")
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser(
-        "list", parents=[common], help="print the record's task tarballs; downloads nothing",
+        "list", parents=[common], formatter_class=HelpFormatter, epilog=parser.epilog,
+        help="print the record's task tarballs; downloads nothing",
         description="Print one line per task tarball of the record (task, version, mode, size, "
         "file name); nothing is downloaded.",
     )  # fmt: skip
     fetch_parser = commands.add_parser(
-        "fetch", parents=[common], help="download and unpack task bundles",
+        "fetch", parents=[common], formatter_class=HelpFormatter, epilog=parser.epilog,
+        help="download and unpack task bundles",
         description="Download the tarballs of the asked tasks into DEST/.downloads/ (resumable, "
         "retried, checked against the record's size and md5), unpack them safely and move each "
         "bundle into DEST/<bundle>/ whole; DEST/fetched.json records what came from where. "
@@ -176,13 +200,12 @@ def _parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     fetch_parser.add_argument(
         "tasks", nargs="*", metavar="TASK",
-        help="a task name (esc50: every mode of it in the record), a bundle name "
-        "(speech_commands-v0.0.2-5h), or all",
+        help="one or more (repeat it): a task name (esc50: every mode of it in the record), a "
+        "bundle name (speech_commands-v0.0.2-5h), or all; `list` shows them",
     )  # fmt: skip
     fetch_parser.add_argument(
         "--dest", type=Path, default=Path("tasks"), metavar="DIR",
-        help="folder for the bundles, what --tasks-dir of heareval.embeddings.runner reads "
-        "(default: tasks)",
+        help="folder for the bundles, what --tasks-dir of heareval.embeddings.runner reads",
     )  # fmt: skip
     fetch_parser.add_argument(
         "--quiet", action="store_true", help="no progress bars (default: show them)"

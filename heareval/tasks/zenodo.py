@@ -32,6 +32,10 @@ class ZenodoError(Exception):
     """The record could not be read; the message names the record, the URL and what to do."""
 
 
+class ZenodoUnreachable(ZenodoError):
+    """The API (or the mirror) could not be reached at all: no answer after every retry."""
+
+
 class RecordNotFound(ZenodoError):
     """Zenodo (or the mirror) has no record with this id: a usage error, not a network one."""
 
@@ -120,7 +124,8 @@ def fetch_record(
 
     Raises:
         RecordNotFound: the record does not exist (HTTP 404 or 410).
-        ZenodoError: the API cannot be reached or answers something that is not a record.
+        ZenodoUnreachable: the API (or mirror) cannot be reached.
+        ZenodoError: it answers something that is not a record.
     """
     url = mirror_url(record_url(record_id), mirror)
     candidates = [url] if mirror is None else [url, f"{url}/index.json"]
@@ -222,10 +227,14 @@ def _get(session, url: str, record_id: str, retries: int, backoff: float, timeou
     except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema) as error:
         raise ZenodoError(f"cannot read {url}: invalid URL ({error}); check --mirror") from None
     except Transient as last_error:
-        raise ZenodoError(
+        advice = (
+            "check the network, try again later, or pass --mirror URL"
+            if url.startswith(API_ROOT)
+            else "check that the mirror is running and serves this record, or fix --mirror"
+        )
+        raise ZenodoUnreachable(
             f"cannot reach the Zenodo API for record {record_id} at {url} after {retries + 1} "
-            f"attempts (last error: {last_error}): check the network, try again later, or pass "
-            "--mirror URL"
+            f"attempts (last error: {last_error}): {advice}"
         ) from None
 
 

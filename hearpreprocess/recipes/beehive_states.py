@@ -1,4 +1,4 @@
-"""beehive_states: NU-Hive queen / no-queen, for beehive_states_fold0 and _fold1 (TASKS.md §3.4).
+"""beehive_states: NU-Hive queen / no-queen, for beehive_states_fold0 and _fold1.
 
 The corpus: sound recorded inside two beehives (the NU-Hive recordings; Hive1 in 2018, Hive3 in
 2017), each on one day with its queen and on one day without, in WAVs of mostly 10 minutes (the

@@ -1,4 +1,4 @@
-"""beijing_opera: Beijing Opera Percussion Instrument dataset, 236 strokes (TASKS.md §3.5).
+"""beijing_opera: Beijing Opera Percussion Instrument dataset, 236 strokes.
 
 The corpus: single strokes of the four percussion instruments of the Jingju ensemble (bangu,
 daluo, naobo, xiaoluo), recorded by the CompMusic project and published on freesound.org by user

@@ -1,6 +1,6 @@
 """dcase2016_task2: DCASE 2016 Task 2, office sound event detection in synthetic mixtures.
 
-The corpus (TASKS.md §3.1): 2-minute mixtures of isolated office sounds (11 classes: clearthroat,
+The corpus: 2-minute mixtures of isolated office sounds (11 classes: clearthroat,
 cough, doorslam, drawer, keyboard, keys, knock, laughter, pageturn, phone, speech) over background
 noise, 44.1 kHz mono 16-bit, with onset/offset annotations.
 

@@ -1,4 +1,4 @@
-"""esc50: ESC-50, 2,000 five-second environmental recordings in 50 classes (TASKS.md §3.7).
+"""esc50: ESC-50, 2,000 five-second environmental recordings in 50 classes.
 
 The corpus: 40 clips per class from freesound.org, 5 s, 44.1 kHz mono, arranged by its authors in
 five folds of 400 clips such that clips cut from the same source recording share a fold.

@@ -1,4 +1,4 @@
-"""fsd50k: FSD50K, 51,197 Freesound clips tagged with 200 AudioSet classes (TASKS.md §3.8).
+"""fsd50k: FSD50K, 51,197 Freesound clips tagged with 200 AudioSet classes.
 
 The corpus: sound events from freesound.org, 0.3-30 s, 44.1 kHz 16-bit mono PCM WAV, labelled
 with one or more classes of the AudioSet ontology (a clip's labels include their ancestors, e.g.

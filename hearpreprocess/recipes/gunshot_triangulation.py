@@ -1,4 +1,4 @@
-"""gunshot_triangulation: 22 gunshots recorded by four microphones; which mic heard it (§3.9).
+"""gunshot_triangulation: 22 gunshots recorded by four microphones; which mic heard it.
 
 The corpus (Zenodo record 3997406, also on Dryad): seven firearms fired 22 shots in all (3 or 4
 each), recorded by four microphones at different places, each running continuously into its own

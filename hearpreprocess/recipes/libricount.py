@@ -1,4 +1,4 @@
-"""libricount: LibriCount10 0 dB, speaker counting on 5,720 mixtures (TASKS.md §3.12).
+"""libricount: LibriCount10 0 dB, speaker counting on 5,720 mixtures.
 
 The corpus: 5 s mixtures of 0 to 10 LibriSpeech speakers mixed at 0 dB, 520 per count; 16 kHz,
 16-bit, mono. Each mixture has a JSON of its speakers (`sex`, `speaker_id`, `activity` sample

@@ -1,4 +1,4 @@
-"""maestro: MAESTRO v3.0.0, piano performances with note-exact MIDI (TASKS.md §3.13).
+"""maestro: MAESTRO v3.0.0, piano performances with note-exact MIDI .
 
 The corpus: 1,276 piano performances from the International Piano-e-Competition, recorded on
 Disklavier grands that also captured the keys and pedals as MIDI, aligned with the audio (the
@@ -25,7 +25,7 @@ Quirks:
     * Sanity checks (HEAR 2021 asserted them; here a ValueError names the statistic): the mean
       |CSV duration - MIDI total time before the pedal| must be below 0.05 s, always (over the
       performances read). In every mode but small, i.e. 5h here (the mode that reads the full
-      archive; TASKS.md calls it "full mode only", and maestro has no mode named full), the mean
+      archive; HEAR 2021 ran these checks in its full mode, which is not a mode here), the mean
       |audio duration - MIDI end (the last release, pedal applied)| and the mean |audio duration -
       CSV duration| must be below 5 s; audio durations come from the WAV headers. HEAR 2021 also
       wrote a duration_stats.csv; a recipe has no output folder, so the errors name the worst file.

@@ -1,4 +1,4 @@
-"""mridangam: the Mridangam Stroke dataset v1.5, for mridangam_stroke and mridangam_tonic (§3.14).
+"""mridangam: the Mridangam Stroke dataset v1.5, for mridangam_stroke and mridangam_tonic.
 
 The corpus: 6,977 single strokes of the mridangam (the South Indian barrel drum) played by one
 musician (freesound user akshaylaya) on drums tuned to six tonics, with ten named strokes; 44.1
@@ -54,7 +54,7 @@ def extract_metadata(
 
     Raises:
         ValueError: unknown `label`, or a file name whose label piece is missing or not in the
-            closed set of TASKS.md.
+            closed set of the corpus's strokes or tonics (LABELS).
         FileNotFoundError: the archive's root folder is missing or holds no WAV.
     """
     if label not in LABELS:

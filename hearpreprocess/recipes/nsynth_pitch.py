@@ -1,4 +1,4 @@
-"""nsynth_pitch: NSynth v2.2.3, the MIDI pitch of single musical notes (TASKS.md §3.2).
+"""nsynth_pitch: NSynth v2.2.3, the MIDI pitch of single musical notes.
 
 The corpus: 305,979 notes of 4 s (16 kHz, mono, 16-bit WAV), each one pitch of one instrument
 (acoustic, electronic or synthetic) at one velocity, in NSynth's own splits: train 289,205,

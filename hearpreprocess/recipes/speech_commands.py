@@ -1,4 +1,4 @@
-"""speech_commands: Google Speech Commands v0.02, 12-way keyword spotting (TASKS.md §3.3, §4).
+"""speech_commands: Google Speech Commands v0.02, 12-way keyword spotting.
 
 The corpus: about 105,000 one-second utterances of 35 words by 2,618 speakers, 16 kHz mono 16-bit.
 HEAR keeps TFDS's 12 classes: ten target words, `_unknown_` (every other word) and `_silence_`.

@@ -1,5 +1,5 @@
 """spoken_digit: the Free Spoken Digit Dataset v1.0.9, 2,500 recordings of the digits 0-9
-(TASKS.md §3.17; an open extra task, not one of the 19 HEAR 2021 evaluation tasks).
+(an open extra task, not one of the 19 HEAR 2021 evaluation tasks).
 
 The corpus: English digits, 50 takes of each digit per speaker (five speakers in this release,
 inferred from the count; unverified), trimmed to near-minimal silence, 8 kHz mono 16-bit WAV

@@ -1,4 +1,4 @@
-"""tfds_crema_d: CREMA-D, 7,438 acted emotional sentences in six emotions (TASKS.md §3.6).
+"""tfds_crema_d: CREMA-D, 7,438 acted emotional sentences in six emotions.
 
 The corpus: the Crowd-sourced Emotional Multimodal Actors Dataset, 91 actors (1001-1091) reading
 12 sentences in anger, disgust, fear, happiness, neutral and sadness, 16 kHz mono 16-bit WAV (at

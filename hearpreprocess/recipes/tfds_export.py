@@ -1,4 +1,4 @@
-"""tfds_export: HEAR 2021's small-mode zips of the TFDS-backed tasks (TASKS.md §2.7).
+"""tfds_export: HEAR 2021's small-mode zips of the TFDS-backed tasks.
 
 Shared by the small modes of tfds_gtzan, tfds_gtzan_music_speech, spoken_digit and tfds_crema_d.
 HEAR 2021 built these zips from its own TFDS extract step, so they hold what that step wrote for

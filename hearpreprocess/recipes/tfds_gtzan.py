@@ -1,4 +1,4 @@
-"""tfds_gtzan: the GTZAN genre collection, 1,000 30 s music excerpts in 10 genres (TASKS.md §3.10).
+"""tfds_gtzan: the GTZAN genre collection, 1,000 30 s music excerpts in 10 genres.
 
 The corpus: 100 excerpts per genre (blues, classical, country, disco, hiphop, jazz, metal, pop,
 reggae, rock) collected by G. Tzanetakis around 2000 from CDs, radio and microphone recordings,

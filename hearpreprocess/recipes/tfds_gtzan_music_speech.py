@@ -1,4 +1,4 @@
-"""tfds_gtzan_music_speech: GTZAN music/speech, 128 30 s excerpts, 64 each (TASKS.md §3.11).
+"""tfds_gtzan_music_speech: GTZAN music/speech, 128 30 s excerpts, 64 each.
 
 The corpus: G. Tzanetakis's music/speech discrimination collection, 22,050 Hz mono 16-bit WAV,
 30 s each. HEAR 2021 read it through TensorFlow Datasets (`gtzan_music_speech` 1.0.0); full mode

@@ -1,4 +1,4 @@
-"""vocal_imitation: VocalImitationSet v1.1.3, which sound a vocal imitation imitates (§3.15).
+"""vocal_imitation: VocalImitationSet v1.1.3, which sound a vocal imitation imitates.
 
 The corpus: crowd-sourced (Amazon Mechanical Turk) vocal imitations of 302 reference recordings
 from Freesound, one per sound class of Google's AudioSet ontology. Experts kept 5,601 final

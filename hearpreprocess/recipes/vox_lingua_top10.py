@@ -1,4 +1,4 @@
-"""vox_lingua_top10: VoxLingua107 dev set, its ten most frequent languages (TASKS.md §3.16).
+"""vox_lingua_top10: VoxLingua107 dev set, its ten most frequent languages.
 
 The corpus: VoxLingua107's dev set, 1,609 hand-validated speech segments of YouTube videos in 33
 languages; 16 kHz, 16-bit, mono, 1.75-19.98 s. HEAR keeps the ten languages with the most

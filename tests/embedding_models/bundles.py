@@ -1,4 +1,4 @@
-"""Write small task bundles in the HEAR 2021 format (FORMAT.md §2) for tests and benchmarks."""
+"""Write small task bundles in the HEAR 2021 bundle format for tests and benchmarks."""
 
 import csv
 import json

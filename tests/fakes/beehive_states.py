@@ -1,4 +1,4 @@
-"""Fake NU-Hive archives for beehive_states_fold0 and _fold1 (TASKS.md §3.4).
+"""Fake NU-Hive archives for beehive_states_fold0 and _fold1.
 
 Four archives, one per source key (hive1/12062018 QUEEN, hive1/31052018 NOQUEEN, hive3/14072017
 NOQUEEN, hive3/28072017 QUEEN), each with three WAVs at its root under the real names (`Hive1

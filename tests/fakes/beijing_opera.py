@@ -1,4 +1,4 @@
-"""Fake Beijing Opera Percussion: a few strokes in the real flat zip layout (TASKS.md §3.5).
+"""Fake Beijing Opera Percussion: a few strokes in the real flat zip layout.
 
 `beijing_opera_percussion_instrument_1.0/<freesoundid>__ajaysm__<instrument>-<NN>.wav`, 44.1 kHz
 mono, alternately 32-bit IEEE-float and 16-bit PCM WAV (the real corpus mixes both), decaying

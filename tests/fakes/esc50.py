@@ -1,4 +1,4 @@
-"""Fake ESC-50: ten clips in the real `ESC-50-master/` zip layout (TASKS.md §3.7).
+"""Fake ESC-50: ten clips in the real `ESC-50-master/` zip layout.
 
 Two 5 s, 44.1 kHz mono clips per official fold, five categories; like many real ESC-50 clips
 they are a short sound padded with digital silence. Counts: fold00..fold04 hold 2 clips each;

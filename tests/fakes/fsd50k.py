@@ -1,4 +1,4 @@
-"""Fake FSD50K: a few clips of varied length in the real layout and archive formats (TASKS.md §3.8).
+"""Fake FSD50K: a few clips of varied length in the real layout and archive formats.
 
 Full mode writes the audio as Info-ZIP-style split zips with as many parts as the TOML lists
 (dev: .z01-.z05 + .zip, eval: .z01 + .zip), and the ground truth as a plain zip. Small mode writes
@@ -8,7 +8,7 @@ and at most 1 s in small mode (the real small clips were cut to 1 s or less).
 Design (the same CSVs in both modes; the ground truth is whole in small mode, as the real one):
     dev train   64760, 16399, 210276, 386851, 40307 (0.3 s)   dev val   102857, 314961
     eval        37199, 175151, 290014
-    the twelve over-long dev clips (TASKS.md), 11 train + 1 val (397150), labelled Engine/Vehicle
+    the real corpus's twelve over-long dev clips, 11 train + 1 val (397150), labelled Engine/Vehicle
         only: they are dropped by the recipe's rule, so those labels must not reach the vocabulary.
         Their audio is in the full dev zip but short (the pipeline drops them before any audio
         work, so their real 30 s length is not worth the bytes); the small zip lacks it.

@@ -1,4 +1,4 @@
-"""Fake LibriCount10 0 dB: a few mixtures in the real zip layout (TASKS.md §3.12).
+"""Fake LibriCount10 0 dB: a few mixtures in the real zip layout.
 
 `test/<k>_<hexid>.wav` (5 s, 16 kHz, 16-bit mono) with a same-named `.json` of its speakers, and
 the `__MACOSX/` tree a macOS zip carries: `__MACOSX/._test` and a `__MACOSX/test/._<name>`

@@ -1,4 +1,4 @@
-"""Fake Mridangam Stroke v1.5 zip for mridangam_stroke and mridangam_tonic (TASKS.md §3.14).
+"""Fake Mridangam Stroke v1.5 zip for mridangam_stroke and mridangam_tonic.
 
 Layout as the real zip: `mridangam_stroke_1.5/<TONIC>/` folders (here B, C# and E), each with its
 `_readme_and_license.txt` and WAVs named `<freesoundid>__akshaylaya__<stroke>-<tonic>-<NNN>.wav`

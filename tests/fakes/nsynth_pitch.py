@@ -1,4 +1,4 @@
-"""Fake NSynth v2.2.3: a few notes per split in the real archive layout (TASKS.md §3.2).
+"""Fake NSynth v2.2.3: a few notes per split in the real archive layout.
 
 Each archive holds `nsynth-<split>/examples.json` (a JSON object keyed by note_str, with every
 field of the real file, keys in no sorted order) and `nsynth-<split>/audio/<note_str>.wav` (4 s,

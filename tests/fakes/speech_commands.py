@@ -1,7 +1,7 @@
 """Fake Speech Commands v0.02: a handful of clips in the real layout and archive formats.
 
 Full and 5h modes get two tar.gz without a top-level folder, small mode two zips with directory
-entries, as the real archives. Design (counts by TASKS.md §3.3 rules, identical in every mode):
+entries, as the real archives. Design (counts by the recipe's split rules, identical in every mode):
 
     train archive: yes/ x3, no/ x2, bed/ x2 (unknown), marvin/ x1 (unknown); one clip is 0.6 s
         validation_list: yes/...0002, bed/...0002   testing_list: no/...0002, yes/...0003

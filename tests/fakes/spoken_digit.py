@@ -1,4 +1,4 @@
-"""Fake FSDD v1.0.9 tarball: 21 recordings of three digits in the real layout (TASKS.md §3.17).
+"""Fake FSDD v1.0.9 tarball: 21 recordings of three digits in the real layout.
 
 Full mode: GitHub's tag archive layout, `free-spoken-digit-dataset-1.0.9/recordings/
 <digit>_<speaker>_<take>.wav`, 8 kHz mono 16-bit, 0.2-0.9 s (some longer than the task's 0.56 s,

@@ -1,4 +1,4 @@
-"""Fake CREMA-D file list: TFDS's manifest and the files it lists (TASKS.md §3.6).
+"""Fake CREMA-D file list: TFDS's manifest and the files it lists.
 
 Full mode (a `file_list` source): the manifest `crema_d.txt` lists summaryTable.csv and 18 WAVs
 (`URL SIZE SHA256` per line), each written where its URL points: three emotions of six clips

@@ -1,4 +1,4 @@
-"""Fake TFDS export zips: the small mode of the four TFDS-backed tasks (TASKS.md §2.7).
+"""Fake TFDS export zips: the small mode of the four TFDS-backed tasks.
 
 Like HEAR 2021's real small zips, each zip holds `audio/` with a few `tfds_id_*.wav` clips and a
 `<split>_labels.csv` (filename,label) that also lists clips the zip does not hold (the real CSVs

@@ -1,4 +1,4 @@
-"""Fake GTZAN genres.tar.gz: 20 short excerpts of two genres in the real layout (TASKS.md §3.10).
+"""Fake GTZAN genres.tar.gz: 20 short excerpts of two genres in the real layout.
 
 Full mode: `genres/<genre>/<genre>.<NNNNN>.wav`, ten blues and ten reggae excerpts, 22,050 Hz mono
 16-bit, 1-3 s rather than 30 s (the pipeline pads them), plus a non-WAV file that the recipe must

@@ -1,4 +1,4 @@
-"""Fake GTZAN music_speech.tar.gz: 10 music and 10 speech excerpts (TASKS.md §3.11).
+"""Fake GTZAN music_speech.tar.gz: 10 music and 10 speech excerpts.
 
 Full mode: `music_speech/{music,speech}_wav/<name>.wav`, 22,050 Hz mono 16-bit, 1-3 s rather than
 30 s (the pipeline pads them), one name with a dash (allowed by TFDS's path rule), plus a non-WAV

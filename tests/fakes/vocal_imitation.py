@@ -1,4 +1,4 @@
-"""Fake VocalImitationSet v1.1.3 zip (TASKS.md §3.15).
+"""Fake VocalImitationSet v1.1.3 zip.
 
 Layout as the real zip: `VocalImitationSet/` with vocal_imitations/{included,excluded}/,
 original_recordings/{reference,non_reference}/ and the metadata files, vocal_imitations.txt being

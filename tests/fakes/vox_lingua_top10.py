@@ -1,4 +1,4 @@
-"""Fake VoxLingua107 dev set: a few segments per language in the real zip layout (TASKS.md §3.16).
+"""Fake VoxLingua107 dev set: a few segments per language in the real zip layout.
 
 `<lang>/<youtubeid>__U__S<n>---<start>-<end>.wav`, 16 kHz, 16-bit mono, as long as the name says
 (1.8-3.2 s; the real range is 1.75-19.98 s), speech-like voiced buzz with syllable-rate gating.

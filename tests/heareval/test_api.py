@@ -7,27 +7,56 @@ import types
 import pytest
 import torch
 
+from hearcore.cli import NOT_FOUND, USAGE
 from heareval import api
 from heareval.embeddings import cache
 from heareval.models import naive
 
 
 def test_import_module_error_names_module_and_fix():
-    with pytest.raises(
-        ImportError, match="cannot import HEAR module no_such_hear_mod: .*installed"
-    ):
+    with pytest.raises(ImportError, match="cannot import HEAR module no_such_hear_mod: ") as e:
         api.import_module("no_such_hear_mod")
+    assert e.value.code == NOT_FOUND
+    assert "add the folder holding no_such_hear_mod/ (or no_such_hear_mod.py) to PYTHONPATH" in (
+        str(e.value)
+    )
+    with pytest.raises(ImportError, match="dotted import name .e.g. naive., not a file path"):
+        api.import_module("models/naive.py")
 
 
 def test_pick_device():
     expected = "cuda" if torch.cuda.is_available() else "cpu"
     assert api.pick_device(None).type == expected
     assert api.pick_device("cpu") == torch.device("cpu")
-    with pytest.raises(ValueError, match="unknown device"):
+    with pytest.raises(ValueError, match="'not-a-device' is not a device; use cpu, cuda") as e:
         api.pick_device("not-a-device")
+    assert e.value.code == USAGE
     if not torch.cuda.is_available():
-        with pytest.raises(RuntimeError, match="CUDA is not available"):
+        with pytest.raises(RuntimeError, match="CUDA is not available here") as e:
             api.pick_device("cuda")
+        assert e.value.code == USAGE
+
+
+def test_options_are_checked_against_load_model():
+    api.check_options(naive, {"sample_rate": 16000, "seed": 1})
+    with pytest.raises(TypeError, match="model options 'sample_rat', 'x' are not") as e:
+        api.check_options(naive, {"sample_rat": 16000, "x": 1})
+    assert e.value.code == USAGE and "did you mean 'sample_rate'?" in str(e.value)
+    with pytest.raises(TypeError, match="pass the weights file with --model"):
+        api.check_options(naive, {"model_file_path": "w.pt"})
+    anything = types.ModuleType("anything")
+    anything.load_model = lambda path="", **kwargs: kwargs  # type: ignore[attr-defined]
+    api.check_options(anything, {"whatever": 1})
+
+
+def test_sample_rate_rule():
+    assert api.sample_rate_problem(types.SimpleNamespace(sample_rate=44100)) is None
+    assert "not a HEAR rate" in api.sample_rate_problem(types.SimpleNamespace(sample_rate=8000))
+    assert "no sample_rate" in api.sample_rate_problem(types.SimpleNamespace())
+    with pytest.raises(ValueError, match="m: model.sample_rate is '16k'") as e:
+        api.check_sample_rate(types.SimpleNamespace(sample_rate="16k"), "m")
+    assert e.value.code == USAGE
+    assert api.check_sample_rate(types.SimpleNamespace(sample_rate=16000.0), "m") == 16000
 
 
 def test_load_model_passes_options_and_sets_eval(tmp_path):

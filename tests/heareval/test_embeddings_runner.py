@@ -13,6 +13,7 @@ import pytest
 from embedding_models.bundles import event_bundle
 
 from hearcore.atomic import temporary_writer
+from hearcore.cli import NOT_FOUND, USAGE, run_command
 from heareval.embeddings import cache
 from heareval.embeddings.labels import frame_labels
 from heareval.embeddings.output import read_embeddings
@@ -133,8 +134,24 @@ def test_interrupted_runs_leave_nothing_done(tasks, tmp_path):
 
 
 def test_cli_rejects_bad_input(tasks, tmp_path, capsys):
-    assert main([TICKER, "--tasks-dir", str(tasks), "--task", "notes"]) == 2
-    assert "not a task bundle" in capsys.readouterr().err
-    assert main([TICKER, "--tasks-dir", str(tasks), "--model-options", "[1]"]) == 2
-    assert main([TICKER, "--tasks-dir", str(tasks), "--model", str(tmp_path / "none.pt")]) == 2
+    def cli(*argv):
+        return run_command(main, [TICKER, "--tasks-dir", str(tasks), *argv])
+
+    assert cli("--task", "notes") == NOT_FOUND
+    err = capsys.readouterr().err
+    assert f"--task notes: {tasks / 'notes'} is not a task bundle (no task_metadata.json)" in err
+    assert "the bundles in" in err and "toy_events-1.0-full" in err and ".tmp-" not in err
+    assert cli("--model-options", "[1]") == USAGE
+    assert "--model-options must be a JSON object, not [1]" in capsys.readouterr().err
+    assert cli("--model-options", "{hop: 1}") == USAGE
+    assert "--model-options is not valid JSON" in capsys.readouterr().err
+    assert cli("--model", str(tmp_path / "none.pt")) == NOT_FOUND
+    assert f"model weights file {tmp_path / 'none.pt'} does not exist" in capsys.readouterr().err
     assert options_slug({"sample_rate": 16000, "x": 0.5}) == "-sample-rate=16000-x=0-5"
+
+
+def test_only_bundles_being_written(tmp_path, capsys):
+    writing = ".tmp-1@host-0123abcd~toy_events-1.0-full"
+    event_bundle(tmp_path / "tasks", name=writing, seconds=1.0, rates=(16000,), n_files=1)
+    assert run_command(main, [TICKER, "--tasks-dir", str(tmp_path / "tasks")]) == NOT_FOUND
+    assert "only hidden bundles, which are still being written" in capsys.readouterr().err

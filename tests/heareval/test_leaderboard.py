@@ -132,7 +132,8 @@ def test_single_model_has_no_overall(tmp_path):
     board = build_board(collect([tmp_path]), published=False)
     (row,) = board.rows
     assert row.overall.score is None and row.overall.n_tasks == 1
-    assert "n/a (0/1 tasks)" in to_markdown(board)
+    assert "n/a (0/1 task)" in to_markdown(board)
+    assert "1 result: 1 model × 1 task bundle." in to_markdown(board)
 
 
 def test_published_data_shape():
@@ -194,9 +195,12 @@ def test_small_mode_is_not_matched_to_published(tmp_path):
 
 def test_markdown_content(board):
     md = to_markdown(board)
-    assert "| b\\|model | this run | +1.000 (1/2 tasks) | 0.850 ± 0.071 |  | 0.300 |" in md
-    assert "| a<model> | this run | -1.000 (1/2 tasks) | 0.650 ± 0.071 | 0.900 |  |" in md
-    assert "| OpenL3 | published HEAR 2021, not re-run | not ranked | 0.751 | 0.680 |  |" in md
+    assert (
+        "| b\\|model | this run | unknown | +1.000 (1/2 tasks) | 0.850 ± 0.071 |  | 0.300 |" in md
+    )
+    assert "| a<model> | this run | unknown | -1.000 (1/2 tasks) | 0.650 ± 0.071 | 0.900 |  |" in md
+    assert "| OpenL3 | published HEAR 2021, not re-run |  | not ranked | 0.751 | 0.680 |  |" in md
+    assert "4 results: 2 models × 3 task bundles." in md
     assert "esc50-v2.0.0-full: top1_acc (higher is better); published column: ESC-50" in md
 
 
@@ -284,7 +288,7 @@ def test_cli(tmp_path):
         capture_output=True,
         text=True,
     )
-    assert run.returncode == 2 and "no results found" in run.stderr
+    assert run.returncode == 3 and "no results found" in run.stderr
 
 
 def test_published_column_needs_same_mode_and_metric():

@@ -182,7 +182,7 @@ def test_renders_every_result_without_errors(site, tmp_path):
     assert sorted(ours) == sorted(MODELS)
     for model, row in ours.items():
         for j, task in enumerate(tasks):
-            value, text = row[3 + j]
+            value, text = row[4 + j]  # model, source, setting, overall, then the tasks
             if (model, task) in expected:
                 assert float(value) == pytest.approx(expected[model, task])
                 assert text.startswith(f"{expected[model, task]:.3f}")
@@ -227,7 +227,7 @@ def _column(page, j):
 def test_sort_from_url(site, tmp_path, fragment, task, descending):
     page, stderr = _render(site, tmp_path, fragment)
     _assert_clean(page, stderr)
-    values = _column(page, 3 + sorted(TASKS).index(task))
+    values = _column(page, 4 + sorted(TASKS).index(task))
     present = [float(v) for v in values if v != ""]
     assert present == sorted(present, reverse=descending) and len(present) >= 3
     assert values[len(present) :] == [""] * (len(values) - len(present))  # missing cells last

@@ -19,7 +19,7 @@ EVENT_SCORES = (
 
 
 SED_EVAL_METRICS = {
-    # EVAL.md §3.6
+    # hear-eval-kit 2021.1.3's sed_eval settings for each event score
     "event_onset_200ms_fms": (
         sed_eval.sound_event.EventBasedMetrics,
         {"evaluate_onset": True, "evaluate_offset": False, "t_collar": 0.2},

@@ -2,6 +2,7 @@
 
 import pytest
 
+from hearcore.cli import USAGE, run_command
 from heareval.models import crepe_net
 from heareval.validate import main, validate_module
 
@@ -83,6 +84,5 @@ def test_cli_exit_status_and_messages(capsys):
 def test_cli_model_options(capsys):
     assert main(["heareval.models.naive", "--model-options", '{"sample_rate": 8000}']) == 1
     assert "not a HEAR rate" in capsys.readouterr().out
-    with pytest.raises(SystemExit) as exit_info:
-        main(["heareval.models.naive", "--model-options", "[1]"])
-    assert exit_info.value.code == 2
+    assert run_command(main, ["heareval.models.naive", "--model-options", "[1]"]) == USAGE
+    assert "--model-options must be a JSON object, not [1]" in capsys.readouterr().err

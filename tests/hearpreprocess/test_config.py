@@ -52,7 +52,7 @@ def test_overrides_replace_keys_and_source_fields():
 
 def test_kfold_metadata_matches_real_hear_key_order():
     keys = list(load_task_config("tones").task_metadata())
-    # Order seen in the real hear-2021.0.6 spoken_digit bundle (FORMAT.md §2.3).
+    # Order seen in the task_metadata.json of the real hear-2021.0.6 spoken_digit bundle.
     assert keys == [
         "task_name", "version", "embedding_type", "prediction_type", "split_mode", "nfolds",
         "sample_duration", "evaluation", "default_mode", "download_urls",
@@ -134,6 +134,22 @@ def test_override_file_with_a_misspelt_key_or_an_unknown_task_is_an_error(tmp_pa
         '[esc50]\nsample_duration = 3.0\n[esc50.sources."https://x/y.zip"]\nmd5 = "0"\n'
     )
     assert read_overrides(good)["esc50"]["sample_duration"] == 3.0
+
+
+def test_override_values_of_the_wrong_type_name_the_key_and_the_type(tmp_path):
+    path = tmp_path / "a.toml"
+    path.write_text('[tones]\nsample_duration = "3s"\n')
+    with pytest.raises(ConfigError) as error:
+        read_overrides(path)
+    assert str(error.value) == (
+        f'override file {path}, table [tones]: sample_duration = "3s" is a string, expected a '
+        "number of seconds (e.g. sample_duration = 3.0)"
+    )
+    with pytest.raises(ConfigError, match="overrides of task 'tones': evaluation = .* a list"):
+        load_task_config("tones", "full", {"evaluation": "top1_acc"})
+    with pytest.raises(ConfigError, match="nfolds = true is a boolean, expected an integer"):
+        load_task_config("tones", "full", {"nfolds": True})
+    assert load_task_config("tones", "full", {"sample_duration": 2}).sample_duration == 2.0
 
 
 def test_metadata_extras_are_declared_and_written():

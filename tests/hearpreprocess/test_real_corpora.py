@@ -29,7 +29,8 @@ REFERENCE = (
 )
 
 RATES = (16000, 44100)
-# The md5s TASKS.md pins for these archives (verified against the files); the recipes must agree.
+# The md5s HEAR 2021's configs pin for these archives (verified against the files); the recipes
+# must agree.
 REAL_MD5 = {
     "speech_commands_v0.02-small.zip": "455123a88b8410d1f955c77ad331524f",
     "speech_commands_test_set_v0.02-small.zip": "26d08374a7abd13ca2f4a4b8424f41d0",

@@ -99,7 +99,7 @@ def test_real_small_archive(tmp_path):
     if not archive.is_file():
         pytest.skip(f"real small corpus missing: {archive} (needs ../shared/corpora)")
     df = extract_metadata(extract_sources(config, CORPORA, tmp_path), config)
-    # TASKS.md §3.5: 20 clips, 11 of them 32-bit float, 9 16-bit PCM; four instruments at most.
+    # The real small zip: 20 clips, 11 of them 32-bit float, 9 16-bit PCM; four instruments at most.
     assert len(df) == 20
     assert set(df["label"]) <= set(INSTRUMENTS)
     subtypes = df["relpath"].map(lambda p: sf.info(p).subtype).value_counts().to_dict()

@@ -40,7 +40,7 @@ def test_fake_events_pooled_in_ms(fake):
 
 def test_fake_keeps_events_past_the_cut_for_trimming(fake):
     corpus, df, _ = fake
-    # Trimming is the pipeline's job (TASKS.md §2.3); the recipe reports every annotated event.
+    # Trimming is the pipeline's job (splits.trim_events); the recipe reports every annotated event.
     late = df[df["start"] >= 120000.0]
     assert late["label"].tolist() == ["keyboard"]
     straddling = df[(df["start"] < 120000.0) & (df["end"] > 120000.0)]

@@ -34,7 +34,7 @@ TASK = "gunshot_triangulation"
 
 
 def loop_onsets(signal, threshold=0.8, hold=25000, cap=22) -> list[int]:
-    """TASKS.md §3.9's per-sample loop, transcribed as it is."""
+    """The corpus authors' per-sample onset loop (create_data.m, as HEAR 2021 ran it), as it is."""
     in_shot, onsets = False, []
     for i, x in enumerate(signal):
         if not in_shot and abs(x) >= threshold and len(onsets) < cap:

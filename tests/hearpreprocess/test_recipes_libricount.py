@@ -112,5 +112,5 @@ def test_real_small_archive(tmp_path):
     assert len(df) > 0
     assert set(df["label"]) <= {str(k) for k in range(11)}
     assert not df["relpath"].str.contains("__MACOSX").any()
-    # TASKS.md §3.12: every mixture has a same-named JSON beside it.
+    # In the real archive every mixture has a same-named JSON beside it.
     assert df["relpath"].map(lambda p: Path(p).with_suffix(".json").is_file()).all()

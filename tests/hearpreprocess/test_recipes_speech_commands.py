@@ -137,7 +137,7 @@ def test_real_small_counts_labels_and_stems(real_small):
 def test_real_small_silence_windows_of_running_tap(real_small):
     _, kept = real_small
     silence = kept[kept["source_start"].notna()]
-    # running_tap.wav: 978,488 frames -> starts 0, 8000, ..., 960000 (TASKS.md §3.3).
+    # running_tap.wav: 978,488 frames -> starts 0, 8000, ..., 960000 (1 s windows, 0.5 s apart).
     assert sorted(silence["source_start"].astype(int)) == list(range(0, 960001, 8000))
     assert (silence["split"] == "valid").all()
     assert (silence["source_stop"] - silence["source_start"] == 16000).all()

@@ -109,7 +109,7 @@ def test_real_small_archive(tmp_path):
     df = extract_metadata(extract_sources(config, CORPORA, tmp_path), config)
     assert 0 < df["label"].nunique() <= 10
     assert (df["relpath"].map(lambda p: Path(p).parent.name) == df["label"]).all()
-    # TASKS.md §3.16: the fixture has its language folders at the zip root.
+    # The real small zip has its language folders at the zip root.
     assert (
         df["relpath"].map(lambda p: len(Path(p).relative_to(tmp_path / "train").parts)).eq(2).all()
     )

@@ -19,6 +19,7 @@ import pytest
 import soundfile as sf
 from fakes import make_fake_corpus
 
+from hearcore.cli import UNREACHABLE, USAGE, run_command
 from hearcore.hashing import file_md5
 from hearpreprocess import __version__, runner
 from hearpreprocess.builtin.archives import write_tar_gz
@@ -166,10 +167,18 @@ def test_checksum_mismatch_then_fixed(tmp_path, mirror, good_archive, capsys):
 def test_unreachable_host_then_fixed(tmp_path, mirror, good_archive, capsys):
     server, _ = mirror
     md5 = file_md5(good_archive)
-    assert runner.main(cli(tmp_path, "http://127.0.0.1:9", md5)) == 1
+    assert run_command(runner.main, cli(tmp_path, "http://127.0.0.1:9", md5)) == UNREACHABLE
+    err = capsys.readouterr().err
+    assert "127.0.0.1:9 does not answer" in err and "--mirror" in err
+    assert not (tmp_path / "work").exists()
+    # A mirror that answers the check but fails every download: the advice names that mirror.
+    server.fail_first_n_requests = 100
+    assert runner.main(cli(tmp_path, server.url, md5)) == 1
     out = capsys.readouterr().out
-    assert "DownloadedFile failed" in out and "127.0.0.1:9" in out
+    assert "DownloadedFile failed" in out and f"check that the mirror {server.url} is up" in out
+    assert "pass --mirror" not in out
     assert "up to date" not in out and "NOT DONE" in out
+    server.fail_first_n_requests = 0
     assert runner.main(cli(tmp_path, server.url, md5)) == 0
 
 
@@ -285,5 +294,6 @@ def test_a_shared_step_that_fails_is_named_for_every_bundle_that_needs_it(
 
 
 def test_unknown_task_is_a_usage_error(tmp_path, capsys):
-    assert runner.main(["no_such_task", f"--work-dir={tmp_path}"]) == 2
+    assert run_command(runner.main, ["no_such_task", f"--work-dir={tmp_path / 'w'}"]) == USAGE
     assert "no_such_task" in capsys.readouterr().err
+    assert not (tmp_path / "w").exists()

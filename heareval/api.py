@@ -16,6 +16,7 @@ The mistakes a user makes in naming the module, its weights, its options or the 
 
 from __future__ import annotations
 
+import argparse
 import difflib
 import importlib
 import inspect
@@ -350,3 +351,19 @@ def weights_digest(path: str | Path | None) -> str | None:
         return None
     check_weights(path)
     return file_sha256(Path(path))
+
+
+def add_model_arguments(parser: argparse.ArgumentParser, *weights_aliases: str) -> None:
+    """The positional MODULE and the --model weights option, the same in every command that
+    loads a model (`weights_aliases`: short forms a command already offered, e.g. "-m")."""
+    parser.add_argument(
+        "module",
+        help="dotted import name of the HEAR module, e.g. heareval.models.naive; it must be "
+        "importable (its folder on PYTHONPATH, or its package pip-installed)",
+    )
+    parser.add_argument(
+        "--model",
+        *weights_aliases,
+        default=None,
+        help="weights file passed to load_model (default: none)",
+    )

@@ -290,14 +290,7 @@ _DESCRIPTION = (
 
 def _parser():
     parser = make_parser("heareval.validate", _DESCRIPTION)
-    parser.add_argument(
-        "module",
-        help="dotted import name of the HEAR module, e.g. heareval.models.naive; it must be "
-        "importable (its folder on PYTHONPATH, or its package pip-installed)",
-    )
-    parser.add_argument(
-        "--model", "-m", default=None, help="weights file passed to load_model (default: none)"
-    )
+    api.add_model_arguments(parser, "-m")
     parser.add_argument(
         "--device", "-d", default=None,
         help="cpu, cuda or cuda:N (default: cuda when available, else cpu)",

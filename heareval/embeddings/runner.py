@@ -253,12 +253,7 @@ _DESCRIPTION = (
 
 def _parser():
     p = make_parser("heareval.embeddings.runner", _DESCRIPTION)
-    p.add_argument(
-        "module",
-        help="dotted import name of the HEAR module, e.g. heareval.models.naive; it must be "
-        "importable (its folder on PYTHONPATH, or its package pip-installed)",
-    )
-    p.add_argument("--model", help="weights file passed to load_model (default: none)")
+    api.add_model_arguments(p)
     p.add_argument(
         "--model-options",
         default="{}",

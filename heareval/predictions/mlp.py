@@ -25,6 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from hearcore.allocator import reuse_freed_memory
 from heareval.predictions.grid import check_config
 
 BETAS, ADAM_EPS, BN_EPS, BN_MOMENTUM = (0.9, 0.999), 1e-8, 1e-5, 0.1
@@ -169,6 +170,7 @@ class _Group:
             self.state[k].requires_grad_(True)
         self.m = {k: torch.zeros_like(self.state[k]) for k in self.params}
         self.v = {k: torch.zeros_like(self.state[k]) for k in self.params}
+        self._buffers()
         self.gens = []
         for seed in seeds:  # dropout masks: a second per-config stream, on the data's device
             self.gens.append(torch.Generator(device=device).manual_seed(seed + 1))
@@ -180,30 +182,69 @@ class _Group:
         self.lr = torch.tensor([c["lr"] for c in self.configs], device=dev)
         self.wd = torch.tensor([c.get("weight_decay", 0.0) for c in self.configs], device=dev)
         self.keep = torch.tensor([1.0 - c["dropout"] for c in self.configs], device=dev)
+        self.any_decay = any(c.get("weight_decay", 0.0) for c in self.configs)
+        self._keep3 = self.keep[:, None, None]
+        self._scale3 = torch.ones_like(self.keep).div_(self.keep)[:, None, None]
+        self._draws = self._masks = torch.empty(0)  # the masks' buffers, sized by the first batch
+
+    def _buffers(self):
+        """Scratch tensors of Adam, reused every step (their size changes only with the stack)."""
+        self.scratch = {k: torch.empty_like(self.state[k]) for k in self.params}
+        self._eps = torch.tensor(ADAM_EPS, dtype=torch.float32)  # (used on a CPU only)
+        self.denom = {k: torch.empty_like(self.state[k]) for k in self.params}
 
     def masks(self, batch: int, device) -> list:
+        """Dropout masks (C, batch, width) per hidden layer: 1/keep where kept, else 0.
+
+        Each configuration's uniforms are drawn straight into buffers kept between steps, in
+        the order of per-layer draws; a step's masks are dead once its gradients are taken.
+        """
         n_hidden, width = self.configs[0]["hidden_layers"], self.configs[0]["hidden_dim"]
-        masks = []
-        for _ in range(n_hidden):
-            draws = torch.stack(
-                [torch.rand(batch, width, generator=g, device=device) for g in self.gens]
-            )
-            keep = self.keep[:, None, None]
-            masks.append((draws < keep).float() / keep)
-        return masks
+        shape = (n_hidden, len(self.gens), batch, width)
+        if self._draws.numel() < math.prod(shape):
+            self._draws = torch.empty(math.prod(shape), device=device)
+            self._masks = torch.empty(math.prod(shape), device=device)
+        draws = self._draws[: math.prod(shape)].view(shape)
+        masks = self._masks[: math.prod(shape)].view(shape)
+        for i in range(n_hidden):
+            for j, gen in enumerate(self.gens):
+                torch.rand(batch, width, generator=gen, device=device, out=draws[i, j])
+            # (u < keep) / keep: 1 / keep is the same float32 division as before, 0 stays 0
+            torch.mul(torch.lt(draws[i], self._keep3), self._scale3, out=masks[i])
+        return list(masks)
 
     def adam_step(self, grads):
+        """Adam with coupled weight decay and per-configuration lr and decay, in kept buffers.
+
+        Op for op the arithmetic of `g += wd p; m = lerp(m, g, 1 - b1); v = b2 v + (1 - b2) g^2;
+        p -= ((lr / c1) m) / (sqrt(v) / sqrt(c2) + eps)`, so results are bit-identical to the
+        former step; what is gone is its temporaries (on this VM every freshly allocated
+        megabyte costs page faults, docs/benchmarks.md) and a third of its passes over memory:
+        `addcdiv` computes `a + (s t1) / t2` with the same roundings as the separate ops.
+        """
         self.step += 1
         c1, c2 = 1 - BETAS[0] ** self.step, 1 - BETAS[1] ** self.step
+        step_size = self.lr / c1  # float32, per configuration
+        # On a CPU each configuration's update is one addcdiv with its step size as a scalar
+        # (reading them costs no synchronisation there); elsewhere a broadcast product.
+        sizes = step_size.tolist() if step_size.device.type == "cpu" else None
+        root_c2 = torch.tensor(math.sqrt(c2), dtype=torch.float32)  # as `/ math.sqrt(c2)` divides
         with torch.no_grad():
             for k, g in zip(self.params, grads):
-                p = self.state[k]
+                p, m, v, scratch = self.state[k], self.m[k], self.v[k], self.scratch[k]
                 shape = (-1,) + (1,) * (p.dim() - 1)
-                g = g + self.wd.view(shape) * p
-                self.m[k].lerp_(g, 1 - BETAS[0])
-                self.v[k].mul_(BETAS[1]).addcmul_(g, g, value=1 - BETAS[1])
-                denom = (self.v[k].sqrt() / math.sqrt(c2)).add_(ADAM_EPS)
-                p.sub_((self.lr / c1).view(shape) * self.m[k] / denom)
+                if self.any_decay:  # g + wd p; without decay, g + 0 p is g
+                    g = torch.mul(self.wd.view(shape), p, out=scratch).add_(g)
+                m.lerp_(g, 1 - BETAS[0])
+                v.mul_(BETAS[1]).addcmul_(g, g, value=1 - BETAS[1])
+                denom = torch.sqrt(v, out=self.denom[k])
+                if sizes is None:
+                    denom.div_(math.sqrt(c2)).add_(ADAM_EPS)
+                    p.sub_(torch.mul(step_size.view(shape), m, out=scratch).div_(denom))
+                    continue
+                torch.addcdiv(self._eps, denom, root_c2, out=denom)  # eps + 1 d / sqrt(c2)
+                for j, size in enumerate(sizes):  # p - (s m) / d == p + ((-s) m) / d
+                    p[j].addcdiv_(m[j], denom[j], value=-size)
 
     def snapshot(self, j: int) -> dict:
         return {k: v[j : j + 1].detach().clone() for k, v in self.state.items()}
@@ -216,6 +257,7 @@ class _Group:
                     d[k] = d[k].index_select(0, index).detach()
         for k in self.params:
             self.state[k].requires_grad_(True)
+        self._buffers()
         self.ids = [self.ids[j] for j in positions]
         self.configs = [self.configs[j] for j in positions]
         self.gens = [self.gens[j] for j in positions]
@@ -321,6 +363,9 @@ def train_grid(
     """
     for config in configs:
         check_config(config)
+    # Every step allocates and frees the same autograd buffers: served from fresh pages each time
+    # they cost page faults, on a VM as much as the arithmetic (docs/benchmarks.md). Idempotent.
+    reuse_freed_memory()
     results = [Trained(config=dict(c)) for c in configs]
     groups: dict[tuple, list[int]] = {}
     for i, c in enumerate(configs):

@@ -22,7 +22,6 @@ import torch
 
 from heareval.predictions.data import TaskData
 from heareval.predictions.estimator import Estimator
-from heareval.predictions.events import group_frames, postprocessing_grid, predict_events
 from heareval.predictions.grid import build_grid, sample_grid
 from heareval.predictions.probes import (
     KNN_K_GRID,
@@ -81,6 +80,9 @@ class Evaluator:
         rows = task.rows(splits)
         self.targets = task.y[rows]
         if task.is_event:
+            # Imported here: events.py imports scipy.ndimage, which only event tasks need.
+            from heareval.predictions.events import group_frames, postprocessing_grid
+
             frames = [f for s in splits for f in task.frames[s]]
             self.frames = frames
             self.grouped = group_frames(frames)
@@ -93,6 +95,8 @@ class Evaluator:
                 )
 
     def events(self, probs, postprocessing):
+        from heareval.predictions.events import predict_events
+
         return predict_events(probs, self.grouped, self.task.vocabulary, postprocessing)
 
     def score(self, score, probs, postprocessing=()):

@@ -8,7 +8,16 @@ import torch.nn.functional as F
 
 from heareval.predictions.data import make_clusters
 from heareval.predictions.grid import FASTER_PARAM_GRID, PARAM_GRID, enumerate_grid
-from heareval.predictions.mlp import forward, init_state, monitor_loss, predict, train_grid
+from heareval.predictions.mlp import (
+    ADAM_EPS,
+    BETAS,
+    _Group,
+    forward,
+    init_state,
+    monitor_loss,
+    predict,
+    train_grid,
+)
 
 
 class Top1:
@@ -152,3 +161,41 @@ def test_configurations_the_trainer_cannot_honour_are_rejected(change, message):
     x, y, c = data()
     with pytest.raises(ValueError, match=message):
         run([configs()[0], {**configs()[1], **change}], [0, 1], x, y, c)
+
+
+def reference_adam(state, m, v, grads, lr, wd, step):
+    """The trainer's former Adam step, temporaries and all: the kept-buffer step must match it
+    bit for bit (results for a fixed seed did not change when it was rewritten)."""
+    c1, c2 = 1 - BETAS[0] ** step, 1 - BETAS[1] ** step
+    for k, g in grads.items():
+        p = state[k]
+        shape = (-1,) + (1,) * (p.dim() - 1)
+        g = g + wd.view(shape) * p
+        m[k].lerp_(g, 1 - BETAS[0])
+        v[k].mul_(BETAS[1]).addcmul_(g, g, value=1 - BETAS[1])
+        denom = (v[k].sqrt() / np.sqrt(c2)).add_(ADAM_EPS)
+        p.sub_((lr / c1).view(shape) * m[k] / denom)
+
+
+@pytest.mark.parametrize("decay", [(0.0, 0.0), (1e-3, 0.0), (1e-2, 1e-4)])
+def test_adam_and_dropout_masks_are_bit_identical_to_the_former_step(decay):
+    base = {**configs()[0], "hidden_layers": 2, "dropout": 0.3}
+    cfgs = [{**base, "lr": 1e-2, "weight_decay": decay[0]}, {**base, "lr": 3.2e-4,
+            "weight_decay": decay[1], "dropout": 0.1}]  # fmt: skip
+    group = _Group(cfgs, [0, 1], [7, 8], 12, 4, "cpu")
+    state = {k: t.detach().clone() for k, t in group.state.items()}
+    m = {k: torch.zeros_like(state[k]) for k in group.params}
+    v = {k: torch.zeros_like(state[k]) for k in group.params}
+    gens = [torch.Generator().manual_seed(s + 1) for s in (7, 8)]
+    keep = torch.tensor([0.7, 0.9])[:, None, None]
+    gen = torch.Generator().manual_seed(0)
+    for step, batch in enumerate([32, 32, 5, 32, 17], 1):  # a short batch reuses the buffers
+        masks = group.masks(batch, "cpu")
+        for i, mask in enumerate(masks):
+            draws = torch.stack([torch.rand(batch, 16, generator=g) for g in gens])
+            assert torch.equal(mask, (draws < keep).float() / keep), (step, i)
+        grads = {k: torch.randn(state[k].shape, generator=gen) for k in group.params}
+        group.adam_step([grads[k] for k in group.params])
+        reference_adam(state, m, v, grads, group.lr, group.wd, step)
+        for k in group.params:
+            assert torch.equal(group.state[k].detach(), state[k]), (step, k)

@@ -72,10 +72,15 @@ class Bundle:
 
     def available_rates(self) -> list[int]:
         """Sample rates that have an audio folder, ascending."""
-        return sorted(int(p.name) for p in self.path.iterdir() if p.is_dir() and p.name.isdigit())
+        return audio_rates(self.path)
 
     def audio_path(self, sr: int, split: str, filename: str) -> Path:
         return self.path / str(sr) / split / filename
+
+
+def audio_rates(path: Path) -> list[int]:
+    """The sample rates of the `<rate>/` audio folders in the folder `path`, ascending."""
+    return sorted(int(p.name) for p in path.iterdir() if p.is_dir() and p.name.isdigit())
 
 
 def is_bundle(path: Path) -> bool:

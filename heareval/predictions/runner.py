@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from hearcore.atomic import atomic_write_bytes, atomic_write_text
+from hearcore.bundle import audio_rates, is_bundle
 from hearcore.cli import NOT_FOUND, OK, USAGE, UserError, make_parser, run_command
 from hearcore.format import METADATA_FILE
 from heareval.leaderboard.collect import (
@@ -128,10 +129,8 @@ def _embedding_folders(path: Path, depth: int) -> list[Path]:
 
 
 def _is_bundle(path: Path) -> bool:
-    """A task bundle: task_metadata.json and audio in `<sample rate>/` folders, no embeddings."""
-    return (path / METADATA_FILE).is_file() and any(
-        p.is_dir() and p.name.isdigit() for p in path.iterdir()
-    )
+    """A task bundle with its audio (an embedding folder has a task_metadata.json too)."""
+    return is_bundle(path) and bool(audio_rates(path))
 
 
 def check_embedding_folder(path: Path) -> None:

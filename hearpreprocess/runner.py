@@ -1,34 +1,33 @@
 """Build HEAR task bundles and their tarballs with the generic Luigi graph.
 
     python -m hearpreprocess.runner TASK [TASK ...] | all [--mode M] [--sample-rate SR ...]
-    python -m hearpreprocess.runner list     (every registered task, its version and modes)
+    python -m hearpreprocess.runner list              every registered task, its version and modes
+    python -m hearpreprocess.runner validate PATH...  check bundles or tarballs against manifests
+    python -m hearpreprocess.runner gc [--delete]     list (or remove) superseded work-dir folders
+    python -m hearpreprocess.runner luigi-config      print the path of the shipped luigi.cfg
 
 Runs on Luigi's local scheduler, or against a `luigid` with --scheduler-url (start the same
 command on several machines sharing the work, tasks and tarball folders to spread the work).
 A rerun of the same command keeps every completed step and does only what is left. The last
-lines name each bundle, its report.json and its tarballs. Exit code 0 only when everything
-asked for was built.
+lines name each bundle, its report.json and its tarballs. Exit code 0 when everything asked for
+is built (also when it was all up to date); see docs/exit-codes.md for the others.
 """
 
 from __future__ import annotations
 
 import argparse
 import difflib
-import json
 import os
 import sys
-import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-import luigi
-import luigi.configuration
-
 from hearcore.allocator import reuse_freed_memory
 from hearcore.cli import FAILED, NOT_FOUND, OK, USAGE, UserError, make_parser, run_command
-from hearcore.format import REPORT_FILE, SAMPLE_RATES, tarball_name
-from hearpreprocess import builtin
+from hearcore.format import SAMPLE_RATES
+from hearpreprocess.build import LUIGI_CFG
+from hearpreprocess.build import build as build_graph
+from hearpreprocess.build import load_luigi_config
 from hearpreprocess.catalogue import task_lines
 from hearpreprocess.config import (
     ConfigError,
@@ -40,26 +39,10 @@ from hearpreprocess.config import (
     read_overrides,
     unknown_task_message,
 )
-from hearpreprocess.pipeline import AllTasks, DownloadedFile, TaskBundle
-from hearpreprocess.pipeline.base import FAILURE_LOG_ENV, TIMING_LOG_ENV, record_failure
-from hearpreprocess.preflight import check_servers, configure_luigi_logging
+from hearpreprocess.preflight import check_servers
+from hearpreprocess.report import RunReport, print_report, write_summary
 
-LUIGI_CFG = Path(__file__).resolve().parent.parent / "configs" / "luigi.cfg"
-_MAX_LISTED = 20
-
-
-@dataclass
-class RunReport:
-    """What a run did: steps it ran, failures (task, step, error), clips left out."""
-
-    ok: bool
-    ran: list[dict] = field(default_factory=list)
-    failures: list[dict] = field(default_factory=list)
-    left_out: dict[str, dict] = field(default_factory=dict)
-    skipped: list[str] = field(default_factory=list)
-    not_built: dict[str, str] = field(default_factory=dict)
-    # Bundle name -> (what, absolute path) of each output built: bundle, report, tarballs.
-    outputs: dict[str, list[tuple[str, Path]]] = field(default_factory=dict)
+__all__ = ["RunReport", "build", "main", "parse_args", "resolve_configs"]
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -132,6 +115,25 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="TOML file: a table of overrides per task, e.g. [esc50] sample_duration = 4.0",
     )
     p.add_argument("--no-tarballs", action="store_true", help="build bundles only")
+    p.add_argument(
+        "--summary-json",
+        metavar="FILE",
+        help="also write what the run did as JSON (per task and mode: built, up to date or "
+        "failed with the step, host and error; clips quarantined; every step run), for cron "
+        "and monitoring; written atomically, also when the run stops on an error",
+    )
+    p.add_argument(
+        "--luigi-config",
+        metavar="FILE",
+        help="Luigi settings file (default: LUIGI_CONFIG_PATH if set, else the luigi.cfg "
+        "shipped with this package, see `luigi-config`)",
+    )
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the plan without doing any work or writing anything: per task and mode "
+        "the steps to run and those up to date, bytes to download, disk needed, estimated time",
+    )
     verbose = next(a for a in p._actions if a.dest == "verbose")
     verbose.help = "show Luigi's log (each failed step's traceback) and an error's traceback"
     return p.parse_args(argv)
@@ -178,220 +180,51 @@ def resolve_configs(args: argparse.Namespace) -> tuple[list[TaskConfig], list[st
 def build(
     args: argparse.Namespace, resolved: tuple[list[TaskConfig], list[str]] | None = None
 ) -> RunReport:
-    """Build what `args` asks for (`resolved`: what resolve_configs(args) returned); never raises
-    for a failed step (see RunReport)."""
-    configs, skipped = resolved or resolve_configs(args)
-    rates = sorted(set(args.sample_rate or SAMPLE_RATES))
-    work_dir = Path(args.work_dir).resolve()
-    try:
-        work_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise UserError(f"cannot create the work dir {work_dir} ({e}); choose another --work-dir")
-    failure_log = Path(tempfile.mkstemp(prefix="failures-", suffix=".jsonl", dir=work_dir)[1])
-    own_timing = TIMING_LOG_ENV not in os.environ
-    timing_log = Path(os.environ.get(TIMING_LOG_ENV) or failure_log.with_suffix(".steps"))
-    timing_start = timing_log.stat().st_size if timing_log.exists() else 0
-    saved_env = {k: os.environ.get(k) for k in (FAILURE_LOG_ENV, TIMING_LOG_ENV)}
-    os.environ.update({FAILURE_LOG_ENV: str(failure_log), TIMING_LOG_ENV: str(timing_log)})
-    try:
-        to_generate = [c for c in configs if not _builtin_downloads_done(c, work_dir)]
-        with builtin.serve_builtin_corpora(to_generate, work_dir / "builtin") as builtin_url:
-            root = AllTasks(
-                configs=[c.to_dict() for c in configs],
-                sample_rates=rates,
-                work_dir=str(work_dir),
-                tasks_dir=str(Path(args.tasks_dir).resolve()),
-                tar_dir=str(Path(args.tar_dir).resolve()),
-                resampler=args.resampler,
-                tarballs=not args.no_tarballs,
-                mirror=args.mirror or "",
-                builtin_mirror=builtin_url or "",
-            )
-            _run_luigi(root, args)
-            steps = root.steps_per_config()
-            done = [all(x.complete() for x in s) for s in steps]
-        report = RunReport(ok=all(done), skipped=skipped)
-        report.failures = _read_jsonl(failure_log, 0)
-        report.not_built = {
-            c.bundle_name: _mirror_advice(_why_not_built(c, s, report.failures), args.mirror)
-            for c, s, ok in zip(configs, steps, done)
-            if not ok
-        }
-        report.outputs = {
-            c.bundle_name: _outputs(c, rates, args) for c, ok in zip(configs, done) if ok
-        }
-        report.ran = _read_jsonl(timing_log, timing_start)
-    finally:
-        for key, value in saved_env.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        failure_log.unlink(missing_ok=True)
-        if own_timing:
-            timing_log.unlink(missing_ok=True)
-    for c in configs:
-        left_out = _left_out(Path(args.tasks_dir) / c.bundle_name)
-        if left_out:
-            report.left_out[c.bundle_name] = left_out
-    return report
-
-
-def _why_not_built(config: TaskConfig, steps: list[luigi.Task], failures: list[dict]) -> str:
-    """The failure that stopped a bundle: that of a step it needs, its own or one it shares with
-    other bundles (a download, the corpus metadata of two modes)."""
-    needed = _step_ids(steps)
-    checksums = {r.checksum for s in config.sources for r in s.remotes}
-    for failure in failures:
-        if (
-            failure.get("id") in needed
-            or failure["task"] == config.bundle_name
-            or failure.get("checksum") in checksums
-        ):
-            return f"{failure['step']} failed: {failure['error']}"
-    return "a step it needs did not run (rerun with --verbose to see Luigi's log)"
-
-
-def _mirror_advice(why: str, mirror: str | None) -> str:
-    """A download error advises passing --mirror; when one was passed, point at it instead."""
-    if not mirror or "pass --mirror" not in why:
-        return why
-    fitting = f"check that the mirror {mirror} is up and serves MIRROR/HOST/PATH"
-    return why.replace("check the network or pass --mirror", fitting).replace(
-        "pass --mirror", fitting
-    )
-
-
-def _outputs(config: TaskConfig, rates: list[int], args: argparse.Namespace):
-    """What a built bundle is made of, where: the bundle, its report and its tarballs."""
-    bundle = Path(args.tasks_dir).resolve() / config.bundle_name
-    found = [("bundle", bundle), ("report", bundle / REPORT_FILE)]
-    if not args.no_tarballs:
-        tar_dir = Path(args.tar_dir).resolve()
-        found += [("tarball", tar_dir / tarball_name(config.bundle_name, sr)) for sr in rates]
-    return found
-
-
-def _step_ids(steps: list[luigi.Task]) -> set[str]:
-    """The Luigi task ids of `steps` and of every step they need, the audio shards included
-    where their split step has planned them."""
-    seen: set[str] = set()
-    todo = list(steps)
-    while todo:
-        step = todo.pop()
-        if step.task_id in seen:
-            continue
-        seen.add(step.task_id)
-        try:
-            todo += luigi.task.flatten(step.requires())
-            if isinstance(step, TaskBundle) and step.requires().complete():
-                todo += [s for shards in step.audio_shards().values() for s in shards]
-        except Exception:  # a broken step (e.g. its recipe does not import) has its own record
-            continue
-    return seen
-
-
-def _builtin_downloads_done(config: TaskConfig, work_dir: Path) -> bool:
-    """Generating a builtin corpus takes time; skip it when its archives are already in place."""
-    return all(
-        not builtin.is_builtin(s.url)
-        or DownloadedFile(
-            checksum=s.checksum, filename=s.filename, work_dir=str(work_dir), url=s.url
-        )
-        .output()
-        .exists()
-        for s in config.sources
-    )
-
-
-def _run_luigi(root: luigi.Task, args: argparse.Namespace) -> None:
-    load_luigi_config()
-    configure_luigi_logging(args.verbose)
-    scheduler = {"scheduler_url": args.scheduler_url} if args.scheduler_url else {}
-    luigi.build(
-        [root],
-        workers=max(1, args.workers),
-        local_scheduler=not args.scheduler_url,
-        **scheduler,
-    )
-
-
-def load_luigi_config() -> None:
-    """configs/luigi.cfg, unless LUIGI_CONFIG_PATH points at another file."""
-    if LUIGI_CFG.exists() and "LUIGI_CONFIG_PATH" not in os.environ:
-        luigi.configuration.add_config_path(str(LUIGI_CFG))
-
-
-@luigi.Task.event_handler(luigi.Event.BROKEN_TASK)
-def _record_broken(task: luigi.Task, exception: BaseException) -> None:
-    """A step whose requirements or outputs cannot even be computed (e.g. a missing recipe)."""
-    name = getattr(task, "bundle_name", "") or getattr(task, "task_name", "")
-    record_failure(task, name, exception)
-
-
-def _read_jsonl(path: Path, offset: int) -> list[dict]:
-    if not path.exists():
-        return []
-    with open(path, encoding="utf-8") as f:
-        f.seek(offset)
-        return [json.loads(line) for line in f if line.strip()]
-
-
-def _left_out(bundle_dir: Path) -> dict:
-    try:
-        report = json.loads((bundle_dir / REPORT_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return report.get("undecodable", {})
-
-
-def print_report(report: RunReport, out=None) -> None:
-    out = out or sys.stdout
-    for line in report.skipped:
-        print(f"skipped {line}", file=out)
-    steps: dict[str, int] = {}
-    for record in report.ran:
-        steps[record["step"]] = steps.get(record["step"], 0) + 1
-    up_to_date = "nothing" if report.failures else "nothing (all up to date)"
-    ran = ", ".join(f"{n} {step}" for step, n in steps.items()) or up_to_date
-    print(f"ran: {ran}", file=out)
-    for bundle, clips in sorted(report.left_out.items()):
-        print(
-            f"{bundle}: {len(clips)} clip(s) left out (undecodable), see its report.json:", file=out
-        )
-        for stem, info in sorted(clips.items())[:_MAX_LISTED]:
-            print(f"  {stem}: {info['reason']}", file=out)
-    for bundle, why in sorted(report.not_built.items()):
-        print(f"NOT BUILT: {bundle}: {why}", file=out)
-    if report.ok and not report.ran and not report.failures:
-        print("up to date: everything asked for was built before; nothing to do", file=out)
-    for bundle, outputs in report.outputs.items():
-        for what, path in outputs:
-            print(f"{bundle}: {what} {path}", file=out)
-    if report.ok:
-        print("done: everything asked for is built", file=out)
-    else:
-        print(
-            f"NOT DONE: {len(report.not_built) or 'some'} bundle(s) were not built (see above); "
-            "fix the cause and rerun the same command: completed steps are kept "
-            "(--verbose shows each failed step's traceback).",
-            file=out,
-        )
+    """Build what `args` asks for; never raises for a failed step (see RunReport)."""
+    return build_graph(args, resolved or resolve_configs(args))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """The command; a user error raises UserError (run_command turns it into its exit code)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in SUBCOMMANDS:
+        return SUBCOMMANDS[argv[0]](argv[1:])
     args = parse_args(argv)
     if args.tasks == ["list"]:
         print("\n".join(task_lines()))
         return OK
+    try:
+        return _build_and_report(args)
+    except UserError as e:
+        if args.summary_json:
+            write_summary(args.summary_json, RunReport(ok=False, error=str(e)), e.code)
+        raise
+
+
+def _build_and_report(args: argparse.Namespace) -> int:
     resolved = resolve_configs(args)
-    load_luigi_config()
+    load_luigi_config(args.luigi_config)
     check_servers(args, resolved[0])
     reuse_freed_memory()  # before Luigi forks its workers, which inherit the setting
     report = build(args, resolved)
     print_report(report)
-    return OK if report.ok else FAILED
+    code = OK if report.ok else FAILED
+    if args.summary_json:
+        write_summary(args.summary_json, report, code)
+    return code
+
+
+def _print_luigi_config(argv: list[str]) -> int:
+    make_parser(
+        "hearpreprocess.runner luigi-config",
+        "Print the path of the luigi.cfg shipped with this package (start luigid with it: "
+        "LUIGI_CONFIG_PATH=$(python -m hearpreprocess.runner luigi-config) luigid).",
+    ).parse_args(argv)
+    print(LUIGI_CFG)
+    return OK
+
+
+SUBCOMMANDS = {"luigi-config": _print_luigi_config}
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ import luigi
 import pandas as pd
 from luigi.freezing import recursively_unfreeze
 
+from hearcore.atomic import atomic_write_text
 from hearcore.hashing import digest
 from hearpreprocess.config import TaskConfig
 
@@ -49,6 +51,8 @@ SHORT_DIGEST = 12
 # when it has several workers, so in-memory event handlers would not see them.
 FAILURE_LOG_ENV = "HEARPREPROCESS_FAILURE_LOG"
 TIMING_LOG_ENV = "HEARPREPROCESS_TIMING_LOG"
+# work_dir/failures/<step id>.json: a step's last failure, by any host, until it succeeds.
+FAILURES_DIR = "failures"
 
 _STRING_COLUMNS = ("relpath", "label", "split", "unique_filestem", "split_key")
 
@@ -200,17 +204,49 @@ class TaskStep(luigi.Task):
 def record_failure(
     step: luigi.Task, bundle: str, exception: BaseException, details: dict | None = None
 ) -> None:
-    """Append why a step failed to the runner's failure log (one JSON line). The step's Luigi
-    task id lets the runner tell every bundle that needed the step; `details` (e.g. the URL and
-    checksum of a download) go into the record too."""
+    """Record why a step failed: one JSON line in this runner's failure log, and the step's
+    last failure in the shared work dir, where a runner on another host waiting for the step
+    finds it. The step's Luigi task id lets the runner tell every bundle that needed the step;
+    `details` (e.g. the URL and checksum of a download) go into the record too."""
+    record: dict[str, Any] = {"task": bundle, "step": type(step).__name__}
+    record["error"] = f"{exception}"
+    record.update({"id": step.task_id, "host": socket.gethostname(), "time": time.time()})
+    record.update(details or {})
+    work_dir = getattr(step, "work_dir", "")
+    if work_dir:
+        _write_shared_failure(Path(work_dir), record)
     path = os.environ.get(FAILURE_LOG_ENV)
-    if not path:
-        return
-    record = {"task": bundle, "step": type(step).__name__, "error": f"{exception}"}
-    record.update({"id": step.task_id, **(details or {})})
-    line = json.dumps(record) + "\n"
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(line)
+    if path:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+
+
+def _shared_failure_path(work_dir: Path, step_id: str) -> Path:
+    return work_dir / FAILURES_DIR / f"{step_id}.json"
+
+
+def _write_shared_failure(work_dir: Path, record: dict) -> None:
+    path = _shared_failure_path(work_dir, record["id"])
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(path, json.dumps(record) + "\n")
+    except OSError:  # a full disk must not hide the failure itself (the log above has it)
+        pass
+
+
+def read_shared_failure(work_dir: Path, step_id: str) -> dict | None:
+    """The last failure of a step recorded by any host, unless the step succeeded since."""
+    try:
+        return json.loads(_shared_failure_path(work_dir, step_id).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+@luigi.Task.event_handler(luigi.Event.SUCCESS)
+def _forget_failure(task: luigi.Task) -> None:
+    work_dir = getattr(task, "work_dir", "")
+    if work_dir:
+        _shared_failure_path(Path(work_dir), task.task_id).unlink(missing_ok=True)
 
 
 @luigi.Task.event_handler(luigi.Event.PROCESSING_TIME)

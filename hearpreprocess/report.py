@@ -51,6 +51,8 @@ class RunReport:
     started: float = 0.0
     finished: float = 0.0
     scheduler: str = "local"
+    # The tarball folder's index page (with SHA256SUMS and index.json beside it).
+    index: Path | None = None
     # A user error that stopped the run before any step (lock held, scheduler unreachable).
     error: str | None = None
 
@@ -80,6 +82,8 @@ def print_report(report: RunReport, out=None) -> None:
     for bundle, outputs in report.outputs.items():
         for what, path in outputs:
             print(f"{bundle}: {what} {path}", file=out)
+    if report.index:
+        print(f"tarball index: {report.index}", file=out)
     if report.ok:
         print("done: everything asked for is built", file=out)
     else:
@@ -122,6 +126,7 @@ def summary(report: RunReport, exit_code: int) -> dict:
         "finished": _iso(report.finished),
         "scheduler": report.scheduler,
         "error": report.error,
+        "index": str(report.index) if report.index else None,
         "bundles": bundles,
         "skipped": report.skipped,
         "steps": {

@@ -25,6 +25,7 @@ from typing import Sequence
 from hearcore.allocator import reuse_freed_memory
 from hearcore.cli import FAILED, NOT_FOUND, OK, USAGE, UserError, make_parser, run_command
 from hearcore.format import SAMPLE_RATES
+from hearpreprocess import validate
 from hearpreprocess.build import LUIGI_CFG
 from hearpreprocess.build import build as build_graph
 from hearpreprocess.build import load_luigi_config
@@ -40,6 +41,7 @@ from hearpreprocess.config import (
     unknown_task_message,
 )
 from hearpreprocess.preflight import check_servers
+from hearpreprocess.publish import INDEX_HTML, publish_index
 from hearpreprocess.report import RunReport, print_report, write_summary
 
 __all__ = ["RunReport", "build", "main", "parse_args", "resolve_configs"]
@@ -207,6 +209,9 @@ def _build_and_report(args: argparse.Namespace) -> int:
     check_servers(args, resolved[0])
     reuse_freed_memory()  # before Luigi forks its workers, which inherit the setting
     report = build(args, resolved)
+    if not args.no_tarballs and Path(args.tar_dir).is_dir():
+        publish_index(Path(args.tar_dir))
+        report.index = Path(args.tar_dir).resolve() / INDEX_HTML
     print_report(report)
     code = OK if report.ok else FAILED
     if args.summary_json:
@@ -224,7 +229,7 @@ def _print_luigi_config(argv: list[str]) -> int:
     return OK
 
 
-SUBCOMMANDS = {"luigi-config": _print_luigi_config}
+SUBCOMMANDS = {"luigi-config": _print_luigi_config, "validate": validate.main}
 
 
 if __name__ == "__main__":

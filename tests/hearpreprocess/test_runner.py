@@ -7,7 +7,6 @@ URL, so each test controls the archive bytes (corrupt, truncated, wrong md5).
 from __future__ import annotations
 
 import collections
-import io
 import json
 import os
 import tarfile
@@ -18,6 +17,7 @@ import luigi.configuration
 import pytest
 import soundfile as sf
 from fakes import make_fake_corpus
+from tones_mirror import BUNDLE, URL, cli, rewrite_zip, write_overrides
 
 from hearcore.cli import UNREACHABLE, USAGE, run_command
 from hearcore.hashing import file_md5
@@ -26,33 +26,6 @@ from hearpreprocess.builtin.archives import write_tar_gz
 from hearpreprocess.builtin.tones import write_archive
 from hearpreprocess.config import load_task_config
 from hearpreprocess.mirror import MirrorServer, mirror_location
-
-BUILTIN_URL = "https://builtin.hearbench/tones/tones-v1.zip"
-URL = "https://corpora.test/tones/tones-v1.zip"
-BUNDLE = "tones-v1-small"
-
-
-def write_overrides(path: Path, per_task: dict) -> Path:
-    """A --config-overrides TOML file (JSON scalars are valid TOML values)."""
-    lines = []
-    for task, fields in per_task.items():
-        lines.append(f"[{task}]")
-        lines += [f"{k} = {json.dumps(v)}" for k, v in fields.items() if k != "sources"]
-        for url, source in fields.get("sources", {}).items():
-            lines.append(f'[{task}.sources."{url}"]')
-            lines += [f"{k} = {json.dumps(v)}" for k, v in source.items()]
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
-def rewrite_zip(src: Path, dest: Path, replace: dict[str, bytes]) -> str:
-    """Copy a zip, replacing some members' bytes; returns the new md5."""
-    buf = io.BytesIO()
-    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(buf, "w") as zout:
-        for info in zin.infolist():
-            zout.writestr(info, replace.get(info.filename, zin.read(info.filename)))
-    dest.write_bytes(buf.getvalue())
-    return file_md5(dest)
 
 
 @pytest.fixture(scope="module")
@@ -81,24 +54,6 @@ def fast_retries():
     config.set("download", "timeout", "5")
     yield
     config.remove_section("download")
-
-
-def cli(tmp_path: Path, mirror_url: str, md5: str, *extra: str, fields: dict | None = None):
-    overrides = {"tones": {**(fields or {}), "sources": {BUILTIN_URL: {"url": URL, "md5": md5}}}}
-    path = write_overrides(tmp_path / f"overrides-{md5[:6]}.toml", overrides)
-    return [
-        "tones",
-        "--mode=small",
-        f"--mirror={mirror_url}",
-        f"--config-overrides={path}",
-        f"--work-dir={tmp_path / 'work'}",
-        f"--tasks-dir={tmp_path / 'tasks'}",
-        f"--tar-dir={tmp_path / 'tar'}",
-        "--workers=1",
-        "--sample-rate=16000",
-        "--sample-rate=48000",
-        *extra,
-    ]
 
 
 def steps(report: runner.RunReport) -> set[str]:

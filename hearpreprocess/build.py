@@ -42,7 +42,7 @@ def build(args: argparse.Namespace, resolved: tuple[list[TaskConfig], list[str]]
     """Build what `args` asks for (`resolved`: what runner.resolve_configs(args) returned);
     never raises for a failed step (see RunReport)."""
     configs, skipped = resolved
-    rates = sorted(set(args.sample_rate or SAMPLE_RATES))
+    rates = run_rates(args)
     work_dir = Path(args.work_dir).resolve()
     try:
         work_dir.mkdir(parents=True, exist_ok=True)
@@ -61,17 +61,7 @@ def build(args: argparse.Namespace, resolved: tuple[list[TaskConfig], list[str]]
     try:
         to_generate = [c for c in configs if not _builtin_downloads_done(c, work_dir)]
         with builtin.serve_builtin_corpora(to_generate, work_dir / "builtin") as builtin_url:
-            root = AllTasks(
-                configs=[c.to_dict() for c in configs],
-                sample_rates=rates,
-                work_dir=str(work_dir),
-                tasks_dir=str(Path(args.tasks_dir).resolve()),
-                tar_dir=str(Path(args.tar_dir).resolve()),
-                resampler=args.resampler,
-                tarballs=not args.no_tarballs,
-                mirror=args.mirror or "",
-                builtin_mirror=builtin_url or "",
-            )
+            root = make_root(configs, args, builtin_url or "")
             scheduled = _run_luigi(root, args)
             steps = root.steps_per_config()
             done = [all(x.complete() for x in s) for s in steps]
@@ -109,6 +99,27 @@ def build(args: argparse.Namespace, resolved: tuple[list[TaskConfig], list[str]]
             report.left_out[c.bundle_name] = left_out
     report.finished = time.time()
     return report
+
+
+def make_root(configs: list[TaskConfig], args: argparse.Namespace, builtin_mirror: str = ""):
+    """The graph's root step for `configs` and the run's options. `builtin_mirror`: where the
+    built-in corpora are served this run (never part of a step's identity)."""
+    return AllTasks(
+        configs=[c.to_dict() for c in configs],
+        sample_rates=run_rates(args),
+        work_dir=str(Path(args.work_dir).resolve()),
+        tasks_dir=str(Path(args.tasks_dir).resolve()),
+        tar_dir=str(Path(args.tar_dir).resolve()),
+        resampler=args.resampler,
+        tarballs=not args.no_tarballs,
+        mirror=args.mirror or "",
+        builtin_mirror=builtin_mirror,
+    )
+
+
+def run_rates(args: argparse.Namespace) -> list[int]:
+    """The sample rates a run writes: --sample-rate, or all of them."""
+    return sorted(set(args.sample_rate or SAMPLE_RATES))
 
 
 def _run_by_others(scheduled: list[luigi.Task], ran: list[dict]) -> list[dict]:

@@ -40,9 +40,11 @@ from hearpreprocess.config import (
     read_overrides,
     unknown_task_message,
 )
+from hearpreprocess.plan import make_plan, print_plan
 from hearpreprocess.preflight import check_servers
 from hearpreprocess.publish import INDEX_HTML, publish_index
 from hearpreprocess.report import RunReport, print_report, write_summary
+from hearpreprocess.throughput import record_throughput
 
 __all__ = ["RunReport", "build", "main", "parse_args", "resolve_configs"]
 
@@ -206,9 +208,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _build_and_report(args: argparse.Namespace) -> int:
     resolved = resolve_configs(args)
     load_luigi_config(args.luigi_config)
+    if args.dry_run:  # before the server checks: an unreachable mirror shows as sizes unknown
+        return _print_plan(args, resolved)
     check_servers(args, resolved[0])
     reuse_freed_memory()  # before Luigi forks its workers, which inherit the setting
     report = build(args, resolved)
+    record_throughput(resolved[0], args, report.ran)
     if not args.no_tarballs and Path(args.tar_dir).is_dir():
         publish_index(Path(args.tar_dir))
         report.index = Path(args.tar_dir).resolve() / INDEX_HTML
@@ -217,6 +222,13 @@ def _build_and_report(args: argparse.Namespace) -> int:
     if args.summary_json:
         write_summary(args.summary_json, report, code)
     return code
+
+
+def _print_plan(args: argparse.Namespace, resolved: tuple[list[TaskConfig], list[str]]) -> int:
+    for line in resolved[1]:
+        print(f"skipped {line}")
+    print_plan(make_plan(resolved[0], args))
+    return OK
 
 
 def _print_luigi_config(argv: list[str]) -> int:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -21,6 +22,7 @@ import luigi
 import luigi.configuration
 
 from hearcore.cli import NOT_FOUND, UserError
+from hearcore.lock import hold_lock
 from hearcore.format import REPORT_FILE, SAMPLE_RATES, tarball_name
 from hearpreprocess import builtin
 from hearpreprocess.config import TaskConfig
@@ -42,12 +44,21 @@ def build(args: argparse.Namespace, resolved: tuple[list[TaskConfig], list[str]]
     """Build what `args` asks for (`resolved`: what runner.resolve_configs(args) returned);
     never raises for a failed step (see RunReport)."""
     configs, skipped = resolved
-    rates = run_rates(args)
     work_dir = Path(args.work_dir).resolve()
     try:
         work_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise UserError(f"cannot create the work dir {work_dir} ({e}); choose another --work-dir")
+    if args.scheduler_url:  # hosts share the work dir on purpose; luigid keeps them apart
+        return _build(args, configs, skipped, work_dir)
+    with hold_lock(work_dir, "python -m hearpreprocess.runner " + " ".join(sys.argv[1:])):
+        return _build(args, configs, skipped, work_dir)
+
+
+def _build(
+    args: argparse.Namespace, configs: list[TaskConfig], skipped: list[str], work_dir: Path
+) -> RunReport:
+    rates = run_rates(args)
     report = RunReport(ok=False, skipped=skipped, started=time.time())
     report.scheduler = args.scheduler_url or "local"
     # The logs every worker process of this host appends to; outside the work dir, so a run

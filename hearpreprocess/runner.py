@@ -25,7 +25,7 @@ from typing import Sequence
 from hearcore.allocator import reuse_freed_memory
 from hearcore.cli import FAILED, NOT_FOUND, OK, USAGE, UserError, make_parser, run_command
 from hearcore.format import SAMPLE_RATES
-from hearpreprocess import validate
+from hearpreprocess import gc, validate
 from hearpreprocess.build import LUIGI_CFG
 from hearpreprocess.build import build as build_graph
 from hearpreprocess.build import load_luigi_config
@@ -241,7 +241,7 @@ def _print_luigi_config(argv: list[str]) -> int:
     return OK
 
 
-SUBCOMMANDS = {"luigi-config": _print_luigi_config, "validate": validate.main}
+SUBCOMMANDS = {"luigi-config": _print_luigi_config, "validate": validate.main, "gc": gc.main}
 
 
 if __name__ == "__main__":

@@ -3,19 +3,29 @@
 Which clips a shard holds was decided with the splits (pipeline/shards.py): a shard reads its own
 list of clips and their files, nothing else. A worker processes its shard in-process, clip after
 clip: memory does not grow with the corpus.
+
+For the tarballs, a shard also compresses each WAV it writes as its own gzip member
+(hearcore.tarball.compress_file_data) into `tar-<sr>.members`, recorded per clip in its report:
+compression then runs in every worker in parallel, while the file is hot, and the tarball step
+only copies the members (`tar_members`).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
+from contextlib import ExitStack
 from dataclasses import asdict
 from pathlib import Path
+from typing import BinaryIO, Mapping
 
 import luigi
 
 from hearcore.atomic import atomic_path
 from hearcore.bundle import write_json
-from hearcore.hashing import file_sha256
+from hearcore.format import audio_relpath
+from hearcore.tarball import Member, compress_file_data
 from hearpreprocess.audio import AudioDecodeError, process_clip
 from hearpreprocess.pipeline.base import ViewStep, audio_identity, layout_key
 from hearpreprocess.pipeline.kept import KeptAudio, has_kept_audio, kept_path, kept_roots
@@ -43,6 +53,9 @@ class AudioShard(ViewStep):
     resampler = luigi.Parameter(default="soxr")
     split = luigi.Parameter()
     shard = luigi.IntParameter()
+    # Whether to write the tarballs' gzip members too; it never changes the audio, and a tarball
+    # of a shard without them compresses its files itself.
+    tar_members = luigi.BoolParameter(default=True, significant=False)
 
     def requires(self) -> list[luigi.Task]:
         steps: list[luigi.Task] = [SplitMetadata(config=self.config, **self.passed_on())]
@@ -61,9 +74,13 @@ class AudioShard(ViewStep):
         roots = kept_roots(self)
         report: dict = {"clips": {}, "undecodable": {}}
         rates = sorted(int(r) for r in self.sample_rates)
-        with atomic_path(self.output().path) as tmp:
+        with atomic_path(self.output().path) as tmp, ExitStack() as files:
             for sr in rates:
                 (tmp / str(sr)).mkdir(parents=True)
+            members = {
+                sr: files.enter_context(open(tmp / members_file(sr), "wb"))
+                for sr in (rates if self.tar_members else [])
+            }
             for clip in clips.itertuples(index=False):
                 stem = clip.unique_filestem
                 dests = {sr: tmp / str(sr) / f"{stem}.wav" for sr in rates}
@@ -84,7 +101,7 @@ class AudioShard(ViewStep):
                         "reason": self._portable(str(e)),
                     }
                     continue
-                report["clips"][stem] = _clip_record(info, dests)
+                report["clips"][stem] = _clip_record(info, dests, members)
             write_json(tmp / SHARD_REPORT_FILE, report)
 
     def _portable(self, text: str) -> str:
@@ -94,8 +111,34 @@ class AudioShard(ViewStep):
         )
 
 
-def _clip_record(info, dests: dict[int, Path]) -> dict:
+def members_file(sample_rate: int) -> str:
+    """A shard's file of the gzip members of its WAVs at one rate."""
+    return f"tar-{sample_rate}.members"
+
+
+def _clip_record(info, dests: dict[int, Path], members: Mapping[int, BinaryIO]) -> dict:
+    """The clip's report entry. Its files are hashed here for the bundle's manifest (and
+    compressed for the tarballs), while they are hot and shards run in parallel."""
     record = {k: (v.item() if hasattr(v, "item") else v) for k, v in asdict(info).items()}
-    # Hashed here, while the file is hot and shards run in parallel, for the bundle's manifest.
-    record["sha256"] = {str(sr): file_sha256(path) for sr, path in dests.items()}
+    record["sha256"], record["tar"] = {}, {}
+    for sr, path in dests.items():
+        data = path.read_bytes()
+        record["sha256"][str(sr)] = hashlib.sha256(data).hexdigest()
+        if sr in members:
+            member = compress_file_data(data)
+            record["tar"][str(sr)] = [members[sr].tell(), len(member), len(data)]
+            members[sr].write(member)
     return record
+
+
+def shard_members(folder: Path, split: str, sample_rate: int) -> dict[str, Member]:
+    """The gzip members a shard wrote at `sample_rate`, by the files' paths in the bundle."""
+    report = json.loads((folder / SHARD_REPORT_FILE).read_text(encoding="utf-8"))
+    found = {}
+    for stem, info in report["clips"].items():
+        where = info.get("tar", {}).get(str(sample_rate))
+        if where:
+            offset, length, size = where
+            relpath = audio_relpath(sample_rate, split, f"{stem}.wav")
+            found[relpath] = Member(folder / members_file(sample_rate), offset, length, size)
+    return found

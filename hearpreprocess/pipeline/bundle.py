@@ -59,6 +59,8 @@ class TaskBundle(TaskStep):
     """
 
     tasks_dir = luigi.Parameter()
+    # Whether the shards write the tarballs' gzip members too (AudioShard.tar_members).
+    tar_members = luigi.BoolParameter(default=True, significant=False)
 
     def requires(self) -> SplitMetadata:
         return SplitMetadata(config=self.split_view(), **self.work_settings())
@@ -78,6 +80,7 @@ class TaskBundle(TaskStep):
             resampler=self.resampler,
             split=split,
             shard=shard,
+            tar_members=self.tar_members,
             **self.work_settings(),
         )
 

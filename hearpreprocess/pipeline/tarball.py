@@ -10,6 +10,7 @@ from luigi.freezing import recursively_unfreeze
 
 from hearcore.format import MANIFEST_FILE, tarball_name
 from hearcore.tarball import write_tarball
+from hearpreprocess.pipeline.audio import shard_members
 from hearpreprocess.pipeline.base import TaskStep
 from hearpreprocess.pipeline.bundle import BundleTarget, TaskBundle
 
@@ -48,6 +49,7 @@ class TaskTarball(TaskStep):
     sample_rate = luigi.IntParameter()
     tar_dir = luigi.Parameter()
     tasks_dir = luigi.Parameter(significant=False)
+    tar_members = luigi.BoolParameter(default=True, significant=False)  # passed to the bundle
 
     def requires(self) -> TaskBundle:
         names = TaskBundle.get_param_names(include_significant=True)  # all of them
@@ -58,7 +60,13 @@ class TaskTarball(TaskStep):
         return TarballTarget(str(Path(self.tar_dir) / name), self.requires().output())
 
     def run(self) -> None:
-        write_tarball(Path(self.input().path), self.sample_rate, self.output().path)
+        members = {}
+        for split, shards in self.requires().audio_shards().items():
+            for shard in shards:
+                members.update(shard_members(Path(shard.output().path), split, self.sample_rate))
+        write_tarball(
+            Path(self.input().path), self.sample_rate, self.output().path, precompressed=members
+        )
 
 
 class AllTasks(luigi.WrapperTask):
@@ -86,6 +94,7 @@ class AllTasks(luigi.WrapperTask):
                 sample_rates=self.sample_rates,
                 resampler=self.resampler,
                 tasks_dir=self.tasks_dir,
+                tar_members=self.tarballs,
                 work_dir=self.work_dir,
                 mirror=self.mirror,
                 builtin_mirror=self.builtin_mirror,

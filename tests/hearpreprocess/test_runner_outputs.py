@@ -9,7 +9,9 @@ from pathlib import Path
 import luigi.configuration
 import pytest
 
+from hearcore.format import tarball_name
 from hearcore.hashing import file_md5
+from hearcore.tarball import write_tarball
 from hearpreprocess import runner
 from hearpreprocess.builtin.tones import write_archive
 from hearpreprocess.config import RECORDED_TMP_DIR
@@ -111,3 +113,24 @@ def test_work_dir_is_not_recorded_and_bundles_are_identical(tmp_path, served):
         trees.append({str(p.relative_to(out)): p.read_bytes() for p in files})
     assert trees[0].keys() == trees[1].keys() and len(trees[0]) > 5
     assert trees[0] == trees[1]
+
+
+def test_tarballs_are_made_of_the_shards_members_and_equal_a_direct_write(tmp_path, served):
+    """The shards compress each WAV for the tarballs; the tarball step copies those members.
+    The bytes equal a tarball written from the bundle alone, and a tarball made after a
+    --no-tarballs run (shards without members: compressed by the tarball step)."""
+    mirror, overrides = served
+    out = tmp_path / "out"
+    assert runner.main(argv(out, mirror, overrides)) == 0
+    members = sorted((out / "work" / "audio").rglob("tar-16000.members"))
+    assert members and all(m.stat().st_size > 0 for m in members)
+    published = out / "tar" / tarball_name(BUNDLE, 16000)
+    direct = tmp_path / "direct.tar.gz"
+    write_tarball(out / "tasks" / BUNDLE, 16000, direct)
+    assert published.read_bytes() == direct.read_bytes()
+
+    late = tmp_path / "late"
+    assert runner.main(argv(late, mirror, overrides) + ["--no-tarballs"]) == 0
+    assert not list((late / "work" / "audio").rglob("*.members"))
+    assert runner.main(argv(late, mirror, overrides)) == 0
+    assert (late / "tar" / published.name).read_bytes() == published.read_bytes()

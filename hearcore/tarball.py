@@ -134,6 +134,15 @@ class _MemberStream:
             self.gz = None
 
 
+def _copy_or_compress(stream: _MemberStream, member: Member, f: BinaryIO, size: int) -> None:
+    """The member compressed beforehand, or, when its file is gone (another tarball of the same
+    shards used it up), the file compressed here: the same bytes either way."""
+    try:
+        stream.copy_member(member)
+    except FileNotFoundError:
+        stream.write_member(compress_file_data(f.read()), size)
+
+
 def write_tarball(
     bundle_dir: str | os.PathLike,
     sample_rate: int,
@@ -172,7 +181,7 @@ def write_tarball(
                     stream.write(header.tobuf(tarfile.PAX_FORMAT, _ENCODING, _ERRORS))
                     member = precompressed.get(relpath)
                     if relpath.startswith(audio_prefix) and member and member.size == size:
-                        stream.copy_member(member)
+                        _copy_or_compress(stream, member, f, size)
                     elif relpath.startswith(audio_prefix):
                         stream.write_member(compress_file_data(f.read()), size)
                     else:

@@ -132,7 +132,10 @@ def _clip_record(info, dests: dict[int, Path], members: Mapping[int, BinaryIO]) 
 
 
 def shard_members(folder: Path, split: str, sample_rate: int) -> dict[str, Member]:
-    """The gzip members a shard wrote at `sample_rate`, by the files' paths in the bundle."""
+    """The gzip members a shard wrote at `sample_rate`, by the files' paths in the bundle, if
+    they are still there (the tarball step removes them once they are in its tarball)."""
+    if not (folder / members_file(sample_rate)).exists():  # used by a tarball and removed
+        return {}
     report = json.loads((folder / SHARD_REPORT_FILE).read_text(encoding="utf-8"))
     found = {}
     for stem, info in report["clips"].items():

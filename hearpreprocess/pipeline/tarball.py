@@ -67,6 +67,10 @@ class TaskTarball(TaskStep):
         write_tarball(
             Path(self.input().path), self.sample_rate, self.output().path, precompressed=members
         )
+        # The members are in the tarball now; keeping them would hold its size twice on disk.
+        # Another tarball of these shards (another --tar-dir) compresses again, to equal bytes.
+        for path in {m.path for m in members.values()}:
+            path.unlink(missing_ok=True)
 
 
 class AllTasks(luigi.WrapperTask):

@@ -119,3 +119,28 @@ def test_tar_lists_and_extracts_the_files(bundle, tmp_path):
         assert copy.read_bytes() == path.read_bytes()
     with tarfile.open(dest) as tar:
         assert len(tar.getnames()) == len(lines)
+
+
+def test_precompressed_members_are_copied_not_recompressed(bundle, tmp_path):
+    """Members stored with other (same-sized) content show up in the tarball: they are copied."""
+    members = _precompress(bundle, tmp_path / "m")
+    relpath = "16000/fold00/clip1.wav"
+    size = members[relpath].size
+    other = compress_file_data(b"\x01" * size)
+    store = tmp_path / "other"
+    store.write_bytes(other)
+    members[relpath] = Member(store, 0, len(other), size)
+    dest = tmp_path / "t.tar.gz"
+    write_tarball(bundle, 16000, dest, root=ROOT, precompressed=members)
+    with tarfile.open(dest) as tar:
+        data = tar.extractfile(f"{ROOT}/{bundle.name}/{relpath}").read()
+    assert data == b"\x01" * size
+
+
+def test_a_member_whose_file_is_gone_is_compressed_here(bundle, tmp_path):
+    plain, pre = tmp_path / "plain.tar.gz", tmp_path / "pre.tar.gz"
+    write_tarball(bundle, 16000, plain, root=ROOT)
+    members = _precompress(bundle, tmp_path / "m")
+    (tmp_path / "m").unlink()
+    write_tarball(bundle, 16000, pre, root=ROOT, precompressed=members)
+    assert pre.read_bytes() == plain.read_bytes()

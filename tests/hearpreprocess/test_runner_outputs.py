@@ -116,14 +116,17 @@ def test_work_dir_is_not_recorded_and_bundles_are_identical(tmp_path, served):
 
 
 def test_tarballs_are_made_of_the_shards_members_and_equal_a_direct_write(tmp_path, served):
-    """The shards compress each WAV for the tarballs; the tarball step copies those members.
-    The bytes equal a tarball written from the bundle alone, and a tarball made after a
-    --no-tarballs run (shards without members: compressed by the tarball step)."""
+    """The shards compress each WAV for the tarballs; the tarball step copies those members
+    and then removes them. The bytes equal a tarball written from the bundle alone, and a
+    tarball made after a --no-tarballs run (shards without members: compressed by the tarball
+    step)."""
     mirror, overrides = served
     out = tmp_path / "out"
     assert runner.main(argv(out, mirror, overrides)) == 0
-    members = sorted((out / "work" / "audio").rglob("tar-16000.members"))
-    assert members and all(m.stat().st_size > 0 for m in members)
+    reports = sorted((out / "work" / "audio").rglob("report.json"))
+    clips = [c for r in reports for c in json.loads(r.read_text())["clips"].values()]
+    assert clips and all(set(c["tar"]) == {"16000", "22050"} for c in clips)
+    assert not list((out / "work" / "audio").rglob("*.members")), "used up by the tarballs"
     published = out / "tar" / tarball_name(BUNDLE, 16000)
     direct = tmp_path / "direct.tar.gz"
     write_tarball(out / "tasks" / BUNDLE, 16000, direct)

@@ -10,13 +10,15 @@ install: install-system install-python
 # ffmpeg decodes formats libsndfile cannot read; chromium renders the leaderboard page in tests.
 # unar decompresses RAR for the rarfile library (Debian main; unrar is non-free and Debian's 7z
 # has no RAR codec). zip and unzip (Info-ZIP) are test tools only: they make and check split zips.
-# Each Debian package is named after its command.
+# Each Debian package is named after its command, but iproute2 (`ip`: the network namespaces
+# that stand for several hosts in the multi-host tests).
 install-system:
 	missing=""; for tool in ffmpeg chromium unar zip unzip; do \
 	  command -v $$tool >/dev/null || missing="$$missing $$tool"; \
 	done; \
+	command -v ip >/dev/null || missing="$$missing iproute2"; \
 	if [ -z "$$missing" ]; then \
-	  echo "ffmpeg, chromium, unar, zip and unzip are installed"; \
+	  echo "ffmpeg, chromium, unar, zip, unzip and ip are installed"; \
 	elif command -v apt-get >/dev/null; then \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
 	else \

@@ -222,9 +222,7 @@ def _step_ids(steps: list[luigi.Task]) -> set[str]:
             continue
         seen.add(step.task_id)
         try:
-            todo += luigi.task.flatten(step.requires())
-            if isinstance(step, TaskBundle) and step.requires().complete():
-                todo += [s for shards in step.audio_shards().values() for s in shards]
+            todo += luigi.task.flatten(step.requires())  # a bundle's shards once planned
         except Exception:  # a broken step (e.g. its recipe does not import) has its own record
             continue
     return seen
@@ -243,17 +241,37 @@ def _builtin_downloads_done(config: TaskConfig, work_dir: Path) -> bool:
     )
 
 
-def _run_luigi(root: luigi.Task, args: argparse.Namespace) -> list[luigi.Task]:
-    """Run the graph; returns the steps this worker found to do (Luigi's pending ones)."""
+def _run_luigi(root: AllTasks, args: argparse.Namespace) -> list[luigi.Task]:
+    """Run the graph; returns the steps this worker found to do (Luigi's pending ones).
+
+    On a shared luigid the splits are built first, in a round of their own: a bundle's audio
+    shards are then known when the graph is scheduled, so every host schedules them and luigid
+    spreads them over all hosts. (Shards yielded by a running step could only run on the host
+    that yielded them.) Bundles whose splits failed are left out of the second round.
+    """
     load_luigi_config(args.luigi_config)
     configure_luigi_logging(args.verbose)
+    if not args.scheduler_url:
+        return _luigi_round([root], args)
+    # Wait for steps another host is running instead of ending "not done" while they run;
+    # luigid's retry_count bounds the wait for a step that keeps failing.
+    luigi.configuration.get_config().set("worker", "keep_alive", "true")
+    bundles = [_bundle_step(steps[0]) for steps in root.steps_per_config()]
+    scheduled = _luigi_round([b.split_step() for b in bundles], args)
+    planned = [c for c, b in zip(root.configs, bundles) if b.split_step().complete()]
+    if planned:
+        scheduled += _luigi_round([root.clone(configs=planned)], args)
+    return scheduled
+
+
+def _bundle_step(step: luigi.Task) -> TaskBundle:
+    return step if isinstance(step, TaskBundle) else step.requires()
+
+
+def _luigi_round(roots: list[luigi.Task], args: argparse.Namespace) -> list[luigi.Task]:
     scheduler = {"scheduler_url": args.scheduler_url} if args.scheduler_url else {}
-    if args.scheduler_url:
-        # Wait for steps another host is running instead of ending "not done" while they run;
-        # luigid's retry_count bounds the wait for a step that keeps failing.
-        luigi.configuration.get_config().set("worker", "keep_alive", "true")
     result = luigi.build(
-        [root],
+        roots,
         workers=max(1, args.workers),
         local_scheduler=not args.scheduler_url,
         detailed_summary=True,

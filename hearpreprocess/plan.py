@@ -161,7 +161,7 @@ def walk(roots: list[luigi.Task], done: dict[str, bool]) -> tuple[list[luigi.Tas
             continue
         todo += luigi.task.flatten(step.requires())
         if isinstance(step, TaskBundle):
-            if _is_complete(step.requires(), done):
+            if _is_complete(step.split_step(), done):
                 todo += [s for shards in step.audio_shards().values() for s in shards]
             else:
                 shards_known = False
@@ -231,7 +231,7 @@ def _corpus_seconds(steps, shards_known: bool, downloads: list[Download]) -> Est
     if not bundles:  # the tarballs are up to date: nothing is written
         return Estimate(0.0, "up to date")
     if shards_known:
-        plan = read_json(Path(bundles[0].requires().output().path) / PLAN_FILE)
+        plan = read_json(Path(bundles[0].split_step().output().path) / PLAN_FILE)
         total = sum(s["seconds"] for shards in plan.get("splits", {}).values() for s in shards)
         return Estimate(total, "from the shard plan")
     sizes = [d.total_bytes for d in downloads if d.fetch_from]

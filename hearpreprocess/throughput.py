@@ -50,7 +50,7 @@ def record_throughput(
     shards: dict[str, AudioShard] = {}
     for steps in make_root(configs, args).steps_per_config():
         bundle = steps[0] if isinstance(steps[0], TaskBundle) else steps[0].requires()
-        if bundle.requires().complete():
+        if bundle.split_step().complete():
             shards.update({s.task_id: s for ss in bundle.audio_shards().values() for s in ss})
     audio = busy = 0.0
     for record in ran:

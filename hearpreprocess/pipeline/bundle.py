@@ -62,7 +62,16 @@ class TaskBundle(TaskStep):
     # Whether the shards write the tarballs' gzip members too (AudioShard.tar_members).
     tar_members = luigi.BoolParameter(default=True, significant=False)
 
-    def requires(self) -> SplitMetadata:
+    def requires(self) -> list[luigi.Task]:
+        """The split step, and its audio shards once it has planned them. Shards known when the
+        graph is scheduled are scheduled by every worker that asks for the bundle, so on a
+        shared luigid all hosts run them; otherwise run() yields them (to its own worker)."""
+        splits = self.split_step()
+        if not splits.complete():
+            return [splits]
+        return [splits] + [s for shards in self.audio_shards().values() for s in shards]
+
+    def split_step(self) -> SplitMetadata:
         return SplitMetadata(config=self.split_view(), **self.work_settings())
 
     def split_view(self) -> dict:
@@ -86,7 +95,7 @@ class TaskBundle(TaskStep):
 
     def audio_shards(self) -> dict[str, list[AudioShard]]:
         """The shards of every split, as many as the split step planned (it must have run)."""
-        counts = read_shard_counts(Path(self.requires().output().path))
+        counts = read_shard_counts(Path(self.split_step().output().path))
         return {
             split: [self.audio_shard(split, i) for i in range(counts.get(split, 0))]
             for split in self.task_config.splits
@@ -94,7 +103,7 @@ class TaskBundle(TaskStep):
 
     def run(self):
         cfg = self.task_config
-        split_dir = Path(self.input().path)
+        split_dir = Path(self.split_step().output().path)
         rows = read_split_rows(split_dir)
         shards = self.audio_shards()
         # Dynamic dependencies: the number of shards is known only once the splits exist.

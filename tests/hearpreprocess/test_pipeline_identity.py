@@ -176,7 +176,7 @@ def test_an_audio_shard_reads_only_its_own_clips(tmp_path, monkeypatch):
         work_dir=str(tmp_path / "work"),
     )
     with MirrorServer(tmp_path / "mirror") as server:
-        splits = bundle.requires().clone(mirror=server.url)
+        splits = bundle.split_step().clone(mirror=server.url)
         assert luigi.build([splits], local_scheduler=True, workers=1, log_level="WARNING")
     split_dir = Path(splits.output().path)
     assert read_shard_counts(split_dir) == {"fold00": 4, "fold01": 4}  # 10 clips = 3 + 3 + 3 + 1
@@ -265,7 +265,7 @@ def test_modes_share_the_steps_whose_inputs_they_share():
         assert both[family] == alone[family], family
     assert len(both["CorpusMetadata"]) == 1
     assert len(both["SplitMetadata"]) == 2 and len(both["TaskBundle"]) == 2
-    corpus = _run([five]).steps_per_config()[0][0].requires().requires().requires()
+    corpus = _run([five]).steps_per_config()[0][0].requires().split_step().requires()
     assert corpus.output().path.startswith("/w/corpus/speech_commands-")
     assert "5h" not in corpus.output().path
     # tones small and full share the archive, not the corpus step (small drops absent files).

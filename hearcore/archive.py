@@ -1,17 +1,22 @@
 """Unpack corpus archives (zip, tar, tar.gz/bz2/xz, rar, split zip) safely.
 
 Pure I/O, no Luigi. Every member is checked before anything is written: no absolute paths, drive
-letters or `..`, no links that lead outside the destination, no device files. A corrupt or
-truncated archive raises `ArchiveError` that says to delete it so that it is downloaded again.
+letters or `..`, no links that lead outside the destination, no device files, and the sizes the
+members declare must fit the free space of the destination. A zip member is copied with a count of
+its bytes against the size its header declares, so one that unpacks to more (a zip bomb) stops at
+one byte past it. A corrupt or truncated archive raises `ArchiveError` that says to delete it so
+that it is downloaded again.
 """
 
 from __future__ import annotations
 
+import copy
 import gzip
 import lzma
 import os
 import posixpath
 import re
+import shutil
 import stat
 import subprocess
 import tarfile
@@ -22,7 +27,10 @@ from pathlib import Path
 
 import rarfile
 
+from hearcore.atomic import temporary_writer
+
 _RAR_MAGIC = b"Rar!\x1a\x07"
+_COPY_BUFFER = 1 << 20
 _COMPRESSED_MAGICS = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")
 _TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
 _DRIVE_RE = re.compile(r"^[A-Za-z]:")
@@ -59,6 +67,14 @@ class UnsafeArchiveError(ArchiveError):
 
 class MissingToolError(ArchiveError):
     """The archive is fine, but the program that decompresses it is not installed."""
+
+
+class ZipBombError(UnsafeArchiveError):
+    """A member unpacks to more bytes than its header declares."""
+
+
+class NoSpaceForArchiveError(ArchiveError):
+    """The members' declared sizes do not fit the free space of the destination."""
 
 
 def extract_archive(archive: str | os.PathLike, dest: str | os.PathLike) -> None:
@@ -147,19 +163,78 @@ def check_zip_members(archive: Path, members: list[zipfile.ZipInfo]) -> None:
             raise ArchiveError(f"archive {archive} is encrypted: it cannot be unpacked")
 
 
+def check_free_space(archive: Path, dest: Path, declared: int) -> None:
+    """Raise NoSpaceForArchiveError (naming the archive, both sizes and the folder) when `dest`'s
+    file system has less than `declared` bytes free."""
+    folder = dest
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    free = shutil.disk_usage(folder).free
+    if declared > free:
+        # A caller's temporary (hearcore.atomic) stands for the folder it will be renamed into.
+        parts = dest.parts
+        cut = next((i for i, part in enumerate(parts) if temporary_writer(part)), len(parts))
+        dest = Path(*parts[:cut]) if cut else dest
+        raise NoSpaceForArchiveError(
+            f"archive {archive} declares {declared:,} bytes ({declared / 2**20:,.1f} MiB) of "
+            f"members, but only {free:,} bytes ({free / 2**20:,.1f} MiB) are free on the device "
+            f"holding {dest}; nothing was extracted: free space there or choose another --work-dir"
+        )
+
+
+def copy_zip_member(
+    archive: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo, out, buffer: int = _COPY_BUFFER
+) -> int:
+    """Copy a zip member into the open file `out`, counting its bytes against its declared size;
+    returns the bytes written. Raises ZipBombError when it holds more, BadZipFile on a bad CRC.
+
+    zipfile itself stops at the declared size and then reports a CRC error, which reads as a
+    damaged download; to tell a zip bomb from that, the member is read up to one byte past its
+    declared size with zipfile's CRC check off, and the CRC is checked here instead."""
+    bounded = copy.copy(info)
+    bounded.file_size = info.file_size + 1
+    del bounded.CRC  # zipfile checks the CRC only of a ZipInfo that has one
+    written, crc = 0, 0
+    with zf.open(bounded) as src:
+        while block := src.read(min(buffer, info.file_size + 1 - written)):
+            written += len(block)
+            if written > info.file_size:
+                raise ZipBombError(
+                    f"archive {archive}: member {info.filename!r} unpacks to more than the "
+                    f"{info.file_size:,} bytes its header declares (a zip bomb); extraction "
+                    "stopped: do not use this archive"
+                )
+            crc = zlib.crc32(block, crc)
+            out.write(block)
+    if written != info.file_size or crc != info.CRC:
+        raise zipfile.BadZipFile(f"Bad CRC-32 or size for file {info.filename!r}")
+    return written
+
+
 def _extract_zip(archive: Path, dest: Path) -> None:
     with zipfile.ZipFile(archive) as zf:
         members = zf.infolist()
         check_zip_members(archive, members)
+        check_free_space(archive, dest, sum(i.file_size for i in members if not i.is_dir()))
         dest.mkdir(parents=True, exist_ok=True)
-        # zipfile writes symlink entries as small regular files, so zip links cannot escape.
-        zf.extractall(dest, members)
+        for info in members:
+            # Symlink entries are written as small regular files, as zipfile does: they cannot
+            # escape. Names were checked, so their parts never hold `..` or a root.
+            path = dest.joinpath(*[p for p in info.filename.split("/") if p not in ("", ".")])
+            if info.is_dir():
+                path.mkdir(parents=True, exist_ok=True)
+                continue
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "wb") as out:
+                copy_zip_member(archive, zf, info, out)
 
 
 def _extract_tar(archive: Path, dest: Path) -> None:
     with tarfile.open(archive, "r:*") as tf:
         members = tf.getmembers()  # reads the whole archive: corruption shows up before writing
         _check_tar_members(archive, members)
+        # A tar member's size is what it unpacks to (a sparse one's is its expanded size).
+        check_free_space(archive, dest, sum(m.size for m in members if m.isfile()))
         dest.mkdir(parents=True, exist_ok=True)
         if hasattr(tarfile, "data_filter"):
             try:
@@ -263,6 +338,8 @@ def _extract_rar(archive: Path, dest: Path) -> None:
             ) from error
         with rf:
             _check_rar_members(archive, rf)
+            declared = sum(info.file_size for info in rf.infolist() if info.is_file())
+            check_free_space(archive, dest, declared)
             dest.mkdir(parents=True, exist_ok=True)
             if rf.is_solid():
                 _extract_solid_rar(archive, alone, rf, dest)

@@ -56,7 +56,19 @@ def writer_is_gone(pid: int, host: str) -> bool:
         return True
     except PermissionError:
         return False
-    return False
+    return _is_zombie(pid)
+
+
+def _is_zombie(pid: int) -> bool:
+    """A killed process that no parent has reaped yet still answers kill(pid, 0), but it writes
+    nothing any more (where init does not reap orphans, e.g. some VMs and containers, a killed
+    runner's Luigi workers stay so)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            state = f.read().rsplit(b")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state in (b"Z", b"X")
 
 
 def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:

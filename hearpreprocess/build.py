@@ -21,6 +21,7 @@ from pathlib import Path
 import luigi
 import luigi.configuration
 
+from hearcore.atomic import remove_stale_temporaries, temporary_sibling
 from hearcore.cli import NOT_FOUND, UserError
 from hearcore.lock import hold_lock
 from hearcore.format import REPORT_FILE, SAMPLE_RATES, tarball_name
@@ -63,9 +64,9 @@ def _build(
     report.scheduler = args.scheduler_url or "local"
     # The logs every worker process of this host appends to; outside the work dir, so a run
     # with nothing to do writes nothing there.
-    failure_log = Path(tempfile.mkstemp(prefix="hearpreprocess-failures-", suffix=".jsonl")[1])
+    failure_log = _run_log("hearpreprocess-failures.jsonl")
     own_timing = TIMING_LOG_ENV not in os.environ
-    timing_log = Path(os.environ.get(TIMING_LOG_ENV) or failure_log.with_suffix(".steps"))
+    timing_log = Path(os.environ.get(TIMING_LOG_ENV) or _run_log("hearpreprocess-steps.jsonl"))
     timing_start = timing_log.stat().st_size if timing_log.exists() else 0
     saved_env = {k: os.environ.get(k) for k in (FAILURE_LOG_ENV, TIMING_LOG_ENV)}
     os.environ.update({FAILURE_LOG_ENV: str(failure_log), TIMING_LOG_ENV: str(timing_log)})
@@ -110,6 +111,16 @@ def _build(
             report.left_out[c.bundle_name] = left_out
     report.finished = time.time()
     return report
+
+
+def _run_log(name: str) -> Path:
+    """A new empty log in the system's temporary folder, named as hearcore.atomic names
+    temporaries (pid and host), so that the logs of killed runs are removed by the next run."""
+    path = Path(tempfile.gettempdir()) / name
+    remove_stale_temporaries(path)
+    log = temporary_sibling(path)
+    log.touch()
+    return log
 
 
 def make_root(configs: list[TaskConfig], args: argparse.Namespace, builtin_mirror: str = ""):

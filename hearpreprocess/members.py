@@ -9,13 +9,16 @@ caps are fixed, only the audio members the kept rows name.
 
 A tar(.gz) is read front to back in one pass (a compressed tar is never seeked back in); a zip
 by random access to the selected members. The safety rules of `extract_archive` hold: no absolute
-names, no `..`, and a selected member that is a link or a device file is refused.
+names, no `..`, a selected member that is a link or a device file is refused, a zip member that
+unpacks to more than its declared size (a zip bomb) is stopped one byte past it, and what is
+extracted must fit the destination's free space: for a zip the selected members' declared sizes
+together, checked before any is written; for a tar, read in one pass with no list up front, each
+member's size before it is written.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import tarfile
 import zipfile
 from pathlib import Path
@@ -24,8 +27,11 @@ from typing import Callable
 from hearcore.archive import (
     CORRUPT_ERRORS,
     ArchiveError,
+    NoSpaceForArchiveError,
     UnsafeArchiveError,
+    check_free_space,
     check_name,
+    copy_zip_member,
     corrupt_error,
     detect_kind,
 )
@@ -67,27 +73,25 @@ def scan_and_extract(
         if kind == "zip":
             return _zip_pass(archive, dest, select)
         return _tar_pass(archive, dest, select)
-    except UnsafeArchiveError:
+    except (UnsafeArchiveError, NoSpaceForArchiveError):
         raise
     except (*CORRUPT_ERRORS, NotImplementedError) as error:
         raise corrupt_error(archive, error) from error
 
 
 def _zip_pass(archive: Path, dest: Path, select) -> list[str]:
-    names = []
     with zipfile.ZipFile(archive) as zf:
-        for info in zf.infolist():
-            if info.is_dir():
-                continue
-            name = member_name(info.filename)
-            names.append(name)
-            if select(name):
-                check_name(archive, info.filename)
-                if info.flag_bits & 0x1:
-                    raise ArchiveError(f"archive {archive} is encrypted: it cannot be unpacked")
-                with zf.open(info) as src:
-                    _write(src, dest, name)
-    return names
+        files = [info for info in zf.infolist() if not info.is_dir()]
+        chosen = [info for info in files if select(member_name(info.filename))]
+        for info in chosen:
+            check_name(archive, info.filename)
+            if info.flag_bits & 0x1:
+                raise ArchiveError(f"archive {archive} is encrypted: it cannot be unpacked")
+        check_free_space(archive, dest, sum(info.file_size for info in chosen))
+        for info in chosen:
+            with open(_target(dest, member_name(info.filename)), "wb") as out:
+                copy_zip_member(archive, zf, info, out, _COPY_BUFFER)
+    return [member_name(info.filename) for info in files]
 
 
 def _tar_pass(archive: Path, dest: Path, select) -> list[str]:
@@ -109,12 +113,27 @@ def _tar_pass(archive: Path, dest: Path, select) -> list[str]:
                     f"archive {archive}: member {member.name!r} is a link or a device file, "
                     "not audio or metadata; nothing more was extracted: do not use this archive"
                 )
-            _write(tf.extractfile(member), dest, name)
+            # The size is what it unpacks to (a sparse member's is its expanded size).
+            check_free_space(archive, dest, member.size)
+            _copy_tar_member(tf, member, _target(dest, name))
     return names
 
 
-def _write(src, dest: Path, name: str) -> None:
+def _target(dest: Path, name: str) -> Path:
     path = dest.joinpath(*name.split("/"))
     path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _copy_tar_member(tf: tarfile.TarFile, member: tarfile.TarInfo, path: Path) -> None:
+    """Copy exactly the member's declared size: tarfile's reader yields no more than that, and a
+    short stream is an error (a truncated archive), not a short file."""
+    src = tf.extractfile(member)
+    assert src is not None  # a regular file, checked by the caller
+    written = 0
     with open(path, "wb") as out:
-        shutil.copyfileobj(src, out, _COPY_BUFFER)
+        while block := src.read(min(_COPY_BUFFER, member.size - written)):
+            written += len(block)
+            out.write(block)
+    if written != member.size:
+        raise EOFError(f"member {member.name!r} ends after {written} of {member.size} bytes")

@@ -32,6 +32,7 @@ from luigi.freezing import recursively_unfreeze
 from hearcore.atomic import atomic_write_text
 from hearcore.hashing import digest
 from hearpreprocess.config import TaskConfig
+from hearpreprocess.pipeline.errors import describe_error
 
 # Bump a version when the code of that step changes what it writes into the bundle: the identity
 # changes, and with it every identity chained from it, the one each bundle's manifest records.
@@ -209,7 +210,7 @@ def record_failure(
     finds it. The step's Luigi task id lets the runner tell every bundle that needed the step;
     `details` (e.g. the URL and checksum of a download) go into the record too."""
     record: dict[str, Any] = {"task": bundle, "step": type(step).__name__}
-    record["error"] = f"{exception}"
+    record["error"] = describe_error(exception)
     record.update({"id": step.task_id, "host": socket.gethostname(), "time": time.time()})
     record.update(details or {})
     work_dir = getattr(step, "work_dir", "")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import luigi
 
-from hearcore.archive import MissingToolError, extract_archive
+from hearcore.archive import MissingToolError, NoSpaceForArchiveError, extract_archive
 from hearcore.atomic import atomic_path, link_or_copy
 from hearcore.download import download
 from hearcore.hashing import digest
@@ -125,8 +125,8 @@ class SourceFolder(WorkStep):
                     raise PipelineError(f"task {self.task_name}: unknown source kind {self.kind}")
         except PipelineError:
             raise
-        except MissingToolError as e:  # nothing wrong with the files: say what to install
-            raise PipelineError(f"task {self.task_name}: {e}") from e
+        except (MissingToolError, NoSpaceForArchiveError) as e:  # the files are fine: say what
+            raise PipelineError(f"task {self.task_name}: {e}") from e  # to install or to free
         except Exception as e:
             names = ", ".join(str(f) for f in files)
             raise PipelineError(

@@ -380,3 +380,36 @@ def test_rar_backend_missing(rar, dest, monkeypatch):
     message = str(info.value)
     assert str(archive) in message and "apt-get install unar" in message
     assert "brew install unar" in message
+
+
+# --- Hard links (zip bombs: test_members.py; archives too big to fit: test_full_disk.py) ----
+
+
+@pytest.mark.parametrize(
+    "links",
+    [
+        [("corpus/link.txt", "/work/outside.txt", tarfile.LNKTYPE)],  # absolute
+        [("corpus/link.txt", "corpus/../../outside.txt", tarfile.LNKTYPE)],  # climbs out
+        [("up", "..", tarfile.SYMTYPE), ("corpus/link.txt", "up/outside.txt", tarfile.LNKTYPE)],
+    ],
+    ids=["absolute", "climbing", "through-inner-symlink"],
+)
+def test_writing_through_a_hard_link_to_outside_is_refused(tmp_path, dest, links):
+    # A hard link to a file outside, then a member of the same name, would overwrite that file
+    # through the link: the link alone must stop the archive.
+    outside = tmp_path / "work" / "outside.txt"
+    outside.write_bytes(b"precious")
+    archive = _write_tar(tmp_path / "bad.tar", {"corpus/ok.txt": b"fine"}, "w", links)
+    with tarfile.open(archive, "a") as tf:
+        info = tarfile.TarInfo("corpus/link.txt")
+        info.size = 5
+        tf.addfile(info, io.BytesIO(b"pwned"))
+    with pytest.raises(UnsafeArchiveError, match="link"):
+        extract_archive(archive, dest)
+    assert outside.read_bytes() == b"precious" and not dest.exists()
+
+
+def test_tar_hard_link_inside_is_kept(tmp_path, dest):
+    links = [("b.txt", "corpus/a.txt", tarfile.LNKTYPE)]
+    extract_archive(_write_tar(tmp_path / "ok.tar", {"corpus/a.txt": b"same"}, "w", links), dest)
+    assert (dest / "b.txt").read_bytes() == b"same"

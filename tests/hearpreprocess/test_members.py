@@ -2,11 +2,12 @@
 
 import io
 import random
+import struct
 import tarfile
 
 import pytest
 
-from hearcore.archive import ArchiveError, UnsafeArchiveError
+from hearcore.archive import ArchiveError, UnsafeArchiveError, ZipBombError, extract_archive
 from hearpreprocess.builtin.archives import write_tar_gz, write_zip
 from hearpreprocess.members import member_name, scan_and_extract
 
@@ -69,3 +70,49 @@ def test_truncated_tar_and_rar_give_clear_errors(tmp_path):
     rar.write_bytes(b"Rar!\x1a\x07\x01\x00" + bytes(100))
     with pytest.raises(ArchiveError, match="zip and tar"):
         scan_and_extract(rar, tmp_path / "out2", lambda name: True)
+
+
+def zip_bomb(path, declared: int, actual: int) -> None:
+    """A real zip whose member x/audio/bomb.wav unpacks to `actual` bytes of zeros while both its
+    local and its central header declare `declared` (their file_size fields patched)."""
+    write_zip(path, {"x/examples.json": b"{}", "x/audio/bomb.wav": bytes(actual)})
+    data = bytearray(path.read_bytes())
+    name = b"x/audio/bomb.wav"
+    local = data.index(name) - 30  # the fixed part of a local header precedes the name
+    central = data.rindex(name) - 46  # and that of its central directory entry
+    assert data[local : local + 4] == b"PK\x03\x04" and data[central : central + 4] == b"PK\x01\x02"
+    struct.pack_into("<I", data, local + 22, declared)
+    struct.pack_into("<I", data, central + 24, declared)
+    path.write_bytes(bytes(data))
+
+
+EXTRACTORS = {
+    "whole": extract_archive,
+    "selected": lambda archive, dest: scan_and_extract(archive, dest, lambda name: True),
+}
+
+
+@pytest.mark.parametrize("extract", EXTRACTORS.values(), ids=EXTRACTORS.keys())
+def test_a_zip_bomb_is_stopped_at_its_declared_size(tmp_path, extract):
+    archive = tmp_path / "bomb.zip"
+    zip_bomb(archive, declared=1000, actual=20_000_000)
+    assert archive.stat().st_size < 100_000  # 20 MB of zeros deflate to a few KB
+    with pytest.raises(ZipBombError, match="unpacks to more than the 1,000 bytes") as info:
+        extract(archive, tmp_path / "out")
+    assert str(archive) in str(info.value) and "x/audio/bomb.wav" in str(info.value)
+    written = sum(p.stat().st_size for p in (tmp_path / "out").rglob("*") if p.is_file())
+    assert written <= 1000 + 2  # the copy stopped at the declared size (+ examples.json)
+
+
+def test_an_unselected_zip_bomb_is_listed_not_unpacked(tmp_path):
+    zip_bomb(tmp_path / "bomb.zip", declared=1000, actual=20_000_000)
+    names = scan_and_extract(tmp_path / "bomb.zip", tmp_path / "out", lambda n: n.endswith("json"))
+    assert names == ["x/examples.json", "x/audio/bomb.wav"]
+
+
+@pytest.mark.parametrize("extract", EXTRACTORS.values(), ids=EXTRACTORS.keys())
+def test_a_zip_member_shorter_than_declared_is_corrupt_not_a_bomb(tmp_path, extract):
+    zip_bomb(tmp_path / "short.zip", declared=5000, actual=1000)
+    with pytest.raises(ArchiveError, match="corrupt") as info:
+        extract(tmp_path / "short.zip", tmp_path / "out")
+    assert not isinstance(info.value, UnsafeArchiveError)

@@ -23,8 +23,8 @@ import luigi.configuration
 
 from hearcore.atomic import remove_stale_temporaries, temporary_sibling
 from hearcore.cli import NOT_FOUND, UserError
-from hearcore.lock import hold_lock
 from hearcore.format import REPORT_FILE, SAMPLE_RATES, tarball_name
+from hearcore.lock import hold_lock
 from hearpreprocess import builtin
 from hearpreprocess.config import TaskConfig
 from hearpreprocess.pipeline import AllTasks, DownloadedFile, TaskBundle

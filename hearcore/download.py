@@ -135,9 +135,10 @@ def download(
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     state = _PartState(part, algorithm, size)
-    # A part kept from an earlier run may itself be what is wrong (e.g. written but never synced
-    # before a crash): on a mismatch it is fetched once more from scratch before giving up.
-    resumed = state.size > 0
+    # A file pieced together from several answers may be what is wrong (a part kept from an
+    # earlier run, written but never synced before a crash; or a resume served from a file that
+    # changed on the server): on a mismatch it is fetched once more from scratch before giving up.
+    resumed, refetched = state.size > 0, False
     own_session = session is None
     if session is None:
         session = make_session(url)
@@ -148,10 +149,10 @@ def download(
             problem = _mismatch(url, dest, state, checksum)
             if problem is None:
                 break
-            if not resumed:
+            if refetched or not (resumed or state.resumed):
                 part.unlink(missing_ok=True)
                 raise problem
-            resumed = False
+            refetched = True
             state.reset()
     finally:
         if own_session:
@@ -208,6 +209,7 @@ class _PartState:
         self.part = part
         self.algorithm = algorithm
         self.expected_size = expected_size
+        self.resumed = False  # whether an answer was appended to bytes of an earlier one
         self._read_part()
 
     def _read_part(self) -> None:
@@ -235,6 +237,7 @@ class _PartState:
         self.part.unlink(missing_ok=True)
         self.size = 0
         self.hasher = hashlib.new(self.algorithm)
+        self.resumed = False
 
 
 def _fetch_into_part(
@@ -245,6 +248,7 @@ def _fetch_into_part(
     headers = {"Accept-Encoding": "identity"}
     if state.size:
         headers["Range"] = f"bytes={state.size}-"
+        state.resumed = True
     try:
         response = session.get(url, headers=headers, stream=True, timeout=timeout)
     except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema) as error:

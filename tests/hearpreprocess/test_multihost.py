@@ -17,6 +17,7 @@ from __future__ import annotations
 import configparser
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -102,22 +103,42 @@ def reference(hosts: Hosts, corpus: dict, tmp_path_factory) -> dict[str, str]:
     return _output_digests(out)
 
 
-@pytest.fixture()
-def luigid(network: Hosts, tmp_path) -> Iterator[str]:
-    """A fresh luigid in host A on the shipped config; its URL."""
+def _start_luigid(network: Hosts, state: Path, config: Path) -> tuple[str, subprocess.Popen]:
+    """luigid in host A with the settings file `config`; its URL and process."""
     a, port = network[0], _free_port()
-    state = tmp_path / "luigid"
     state.mkdir()
     argv = ["luigid", "--address", a.address, "--port", str(port), "--logdir", str(state)]
     argv += ["--state-path", str(state / "state.pickle"), "--pidfile", str(state / "pid")]
-    env = {**os.environ, "LUIGI_CONFIG_PATH": str(LUIGI_CFG)}
+    env = {**os.environ, "LUIGI_CONFIG_PATH": str(config)}
     with open(state / "luigid.log", "wb") as log:
         proc = a.popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env)
     try:
         network[1].wait_for_port(a.address, port)
     except TimeoutError:
         pytest.fail(f"luigid did not start in host A: {(state / 'luigid.log').read_text()}")
-    yield f"http://{a.address}:{port}"
+    return f"http://{a.address}:{port}", proc
+
+
+@pytest.fixture()
+def luigid(network: Hosts, tmp_path) -> Iterator[str]:
+    """A fresh luigid in host A on the shipped config; its URL."""
+    url, proc = _start_luigid(network, tmp_path / "luigid", LUIGI_CFG)
+    yield url
+    kill_group(proc)
+
+
+@pytest.fixture()
+def impatient_luigid(network: Hosts, tmp_path) -> Iterator[str]:
+    """luigid on the shipped config but for its retry delay (1 s instead of 15): a step that
+    keeps failing is disabled after retry_count failures within seconds."""
+    config = configparser.ConfigParser()
+    config.read(LUIGI_CFG)
+    config["scheduler"]["retry_delay"] = "1"
+    path = tmp_path / "luigi.cfg"
+    with open(path, "w") as f:
+        config.write(f)
+    url, proc = _start_luigid(network, tmp_path / "luigid", path)
+    yield url
     kill_group(proc)
 
 
@@ -293,3 +314,25 @@ def test_killed_host_leaves_the_graph_to_the_other(network, luigid, reference, c
     assert killed["id"] in {s["id"] for s in survivor.ran()}, "the killed step was not rerun"
     assert _output_digests(tmp_path) == reference
     _check_summary(survivor, luigid, {s["id"] for s in victim.ran()})
+
+
+def test_a_step_failed_on_one_host_is_named_by_both(network, impatient_luigid, corpus, tmp_path):
+    """spoken_digit's archive fails its checksum on whichever host downloads it: both runners
+    exit 1 and name the step, the host that failed it and the error; tones is still built."""
+    broken = tmp_path / "broken.toml"
+    text = corpus["overrides"].read_text()
+    broken.write_text(re.sub(r'md5 = "[0-9a-f]{32}"', 'md5 = "' + "0" * 32 + '"', text))
+    runners = _start_runners(network, tmp_path, {**corpus, "overrides": broken}, impatient_luigid)
+    codes = [r.wait(RUN_TIMEOUT_S) for r in runners]
+    hostnames = {r.host.hostname or socket.gethostname() for r in runners}
+    for r, code in zip(runners, codes):
+        assert code == 1, f"host {r.host.label}'s runner exited {code}:\n{r.output}"
+        summary = json.loads(r.summary.read_text())
+        by_task = {b["task"]: b for b in summary["bundles"]}
+        failed = by_task["spoken_digit"]
+        assert (failed["status"], failed["failed_step"]) == ("failed", "DownloadedFile")
+        assert failed["failed_host"] in hostnames, failed
+        assert "checksum mismatch" in failed["error"], failed
+        assert f"DownloadedFile failed on {failed['failed_host']}" in r.output
+        assert by_task["tones"]["status"] in ("built", "up_to_date")
+    assert (tmp_path / "tasks" / "tones-v1-small").is_dir()

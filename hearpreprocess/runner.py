@@ -56,7 +56,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         nargs="+",
         metavar="TASK",
         help="one or more task names, 'all' (the HEAR 2021 tasks), or 'list' to print every "
-        f"task with its version and modes; tasks: {', '.join(list_tasks())}",
+        f"task with its version and modes; tasks: {', '.join(list_tasks())}. Other commands: "
+        "'validate PATH...', 'gc', 'luigi-config' (each with its own --help)",
     )
     p.add_argument(
         "--include-extra",
@@ -213,10 +214,17 @@ def _build_and_report(args: argparse.Namespace) -> int:
     check_servers(args, resolved[0])
     reuse_freed_memory()  # before Luigi forks its workers, which inherit the setting
     report = build(args, resolved)
-    record_throughput(resolved[0], args, report.ran)
+    try:
+        record_throughput(resolved[0], args, report.ran)
+    except OSError as e:  # only the next dry run's estimate is lost
+        print(f"warning: could not record the throughput in {args.work_dir}: {e}")
     if not args.no_tarballs and Path(args.tar_dir).is_dir():
-        publish_index(Path(args.tar_dir))
-        report.index = Path(args.tar_dir).resolve() / INDEX_HTML
+        try:
+            publish_index(Path(args.tar_dir))
+            report.index = Path(args.tar_dir).resolve() / INDEX_HTML
+        except OSError as e:  # the old index stays whole (atomic writes); the run failed
+            report.ok = False
+            report.not_built["tarball index"] = f"could not be rewritten in {args.tar_dir}: {e}"
     print_report(report)
     code = OK if report.ok else FAILED
     if args.summary_json:

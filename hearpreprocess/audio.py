@@ -12,12 +12,13 @@ import struct
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import BinaryIO, Mapping
 
 import numpy as np
 import soundfile as sf
 
 from hearcore.signal import RESAMPLE_METHODS, resample, to_mono, trim_or_pad
+from hearpreprocess import sourceview
 
 CLIP_ACTIONS = ("trimmed", "padded", "exact", "untrimmed")
 # Samples converted to PCM16 at a time: the float64 temporaries of the conversion stay at a few
@@ -70,27 +71,46 @@ def read_audio(
         AudioDecodeError: neither soundfile nor ffmpeg can decode it.
     """
     path = Path(path)
-    if not path.is_file():
+    if not sourceview.exists(path):
         raise FileNotFoundError(f"Audio file not found: {path}")
     start = None if start is None else int(start)
     stop = None if stop is None else int(stop)
+    if path.is_file():
+        x, sr = _decode(path, path, start, stop)
+    else:  # a member of a partly extracted zip, read in place (sourceview)
+        with sourceview.open_file(path) as member:
+            x, sr = _decode(path, member, start, stop)
+    return np.ascontiguousarray(x), sr
+
+
+def _decode(
+    path: Path, source: Path | BinaryIO, start: int | None, stop: int | None
+) -> tuple[np.ndarray, int]:
+    """soundfile, else ffmpeg; `source` is the file's path or an open member at its start."""
     try:
-        x, sr = sf.read(path, start=start or 0, stop=stop, dtype="float32", always_2d=True)
-        return np.ascontiguousarray(x), int(sr)
+        x, sr = sf.read(source, start=start or 0, stop=stop, dtype="float32", always_2d=True)
+        return x, int(sr)
     except sf.LibsndfileError as error:
         soundfile_reason = str(error)
-    x, sr = _read_with_ffmpeg(path, soundfile_reason)
-    return np.ascontiguousarray(x[start:stop]), sr
+    if not isinstance(source, Path):
+        source.seek(0)
+    x, sr = _read_with_ffmpeg(path, source, soundfile_reason)
+    return x[start:stop], sr
 
 
-def _read_with_ffmpeg(path: Path, soundfile_reason: str) -> tuple[np.ndarray, int]:
+def _read_with_ffmpeg(
+    path: Path, source: Path | BinaryIO, soundfile_reason: str
+) -> tuple[np.ndarray, int]:
     # One subprocess: decode to float32 WAV on stdout. The small WAV header carries the rate and
     # channel count, which saves an ffprobe call; its size fields are bogus on a pipe (0xFFFFFFFF),
-    # so the data chunk is taken to run to the end of the stream.
-    command = ["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-vn", "-map", "0:a:0"]
+    # so the data chunk is taken to run to the end of the stream. A file on disk is named (ffmpeg
+    # may seek in it); an archive member is piped in.
+    piped = None if isinstance(source, Path) else source.read()
+    command = ["ffmpeg", "-v", "error"] + (["-nostdin"] if piped is None else [])
+    command += ["-i", str(source) if piped is None else "pipe:0", "-vn", "-map", "0:a:0"]
     command += ["-c:a", "pcm_f32le", "-f", "wav", "-"]
     try:
-        result = subprocess.run(command, capture_output=True, check=False)
+        result = subprocess.run(command, input=piped, capture_output=True, check=False)
     except FileNotFoundError:
         raise AudioDecodeError(
             f"Cannot decode {path}: libsndfile cannot read it ({soundfile_reason}) and ffmpeg is "

@@ -20,7 +20,6 @@ import hashlib
 import json
 import os
 import re
-import struct
 import sys
 import tarfile
 from dataclasses import dataclass, field
@@ -32,12 +31,11 @@ from tqdm import tqdm
 
 from hearcore.cli import FAILED, NOT_FOUND, OK, UserError, make_parser, run_command
 from hearcore.format import MANIFEST_FILE, METADATA_FILE
+from hearcore.wav import HEAD_BYTES, WavHeader, parse_wav_header
 
 TARBALL_SUFFIXES = (".tar.gz", ".tgz")
 # The top-level JSON files that the checks read; kept in memory while they are hashed.
 _KEPT_FILES = (MANIFEST_FILE, METADATA_FILE)
-# A WAV's chunks before its samples must lie within this many first bytes (ours take 44).
-_WAV_HEAD_BYTES = 64 << 10
 _CHUNK = 1 << 20
 # Below this many bytes a check is over too soon for a progress bar to help.
 PROGRESS_MIN_BYTES = 256 << 20
@@ -49,20 +47,6 @@ TAR_READ_ERRORS: tuple[type[Exception], ...] = (
     EOFError,
     cast(type[Exception], isal_zlib.error),
 )
-_EXTENSIBLE = 0xFFFE
-
-
-@dataclass(frozen=True)
-class WavHeader:
-    """What a WAV's header says, and how many bytes of samples the file really holds."""
-
-    format_tag: int
-    channels: int
-    sample_rate: int
-    bits: int
-    block_align: int
-    data_bytes: int
-    available_bytes: int
 
 
 @dataclass
@@ -85,35 +69,6 @@ class Scan:
     complete: bool = True
 
 
-def parse_wav_header(head: bytes, size: int) -> WavHeader:
-    """The header of a WAV file of `size` bytes whose first bytes are `head`.
-
-    Raises:
-        ValueError: not RIFF/WAVE, or no fmt chunk before the data chunk within `head`.
-    """
-    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
-        raise ValueError("is not a RIFF/WAVE file")
-    pos, fmt = 12, None
-    while pos + 8 <= len(head):
-        chunk_id, chunk_size = head[pos : pos + 4], struct.unpack("<I", head[pos + 4 : pos + 8])[0]
-        body = pos + 8
-        if chunk_id == b"fmt ":
-            if chunk_size < 16 or body + 16 > len(head):
-                raise ValueError("has a truncated fmt chunk")
-            fmt = struct.unpack("<HHIIHH", head[body : body + 16])
-            if fmt[0] == _EXTENSIBLE and chunk_size >= 40 and body + 26 <= len(head):
-                # WAVE_FORMAT_EXTENSIBLE: the real format is the first field of the subformat.
-                subformat = struct.unpack("<H", head[body + 24 : body + 26])[0]
-                fmt = (subformat,) + fmt[1:]
-        elif chunk_id == b"data":
-            if fmt is None:
-                raise ValueError("has its data chunk before any fmt chunk")
-            tag, channels, rate, _, block_align, bits = fmt
-            return WavHeader(tag, channels, rate, bits, block_align, chunk_size, size - body)
-        pos = body + chunk_size + (chunk_size & 1)
-    raise ValueError(f"has no data chunk within its first {len(head)} bytes")
-
-
 def read_facts(stream: IO[bytes], relpath: str) -> FileFacts:
     """Hash a file in one pass, parsing a WAV's header and keeping the files the checks read."""
     hasher, size = hashlib.sha256(), 0
@@ -123,8 +78,8 @@ def read_facts(stream: IO[bytes], relpath: str) -> FileFacts:
     while chunk := stream.read(_CHUNK):
         hasher.update(chunk)
         size += len(chunk)
-        if is_wav and len(head) < _WAV_HEAD_BYTES:
-            head += chunk[: _WAV_HEAD_BYTES - len(head)]
+        if is_wav and len(head) < HEAD_BYTES:
+            head += chunk[: HEAD_BYTES - len(head)]
         if keep:
             kept += chunk
     facts = FileFacts(size=size, sha256=hasher.hexdigest(), content=bytes(kept) if keep else None)

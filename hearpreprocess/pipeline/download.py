@@ -22,10 +22,7 @@ from hearpreprocess import builtin
 from hearpreprocess.members import scan_and_extract
 from hearpreprocess.pipeline.base import SHORT_DIGEST, PipelineError, WorkStep
 from hearpreprocess.sources import Source, url_filename
-
-# In a folder extracted with `extract_first`: every member of the archive, one per line, so that
-# the metadata step can check the files the rows name before their audio is extracted.
-MEMBER_LIST = ".archive-members.txt"
+from hearpreprocess.sourceview import write_view_records
 
 
 class DownloadSettings(luigi.Config):
@@ -165,14 +162,8 @@ def source_folder(source: Source, work_dir: str, **settings) -> SourceFolder:
 
 
 def _extract_first(archive: Path, dest: Path, patterns: list[str]) -> None:
-    """The members matching `patterns`, and MEMBER_LIST naming every member of the archive."""
+    """The members matching `patterns`, and the records of the folder view (sourceview.py): the
+    list of every member, so that the metadata step can check the files the rows name before
+    their audio is extracted, and where the archive is."""
     names = scan_and_extract(archive, dest, lambda name: any(fnmatch(name, p) for p in patterns))
-    (dest / MEMBER_LIST).write_text("".join(f"{name}\n" for name in names), encoding="utf-8")
-
-
-def listed_members(folder: Path) -> set[str] | None:
-    """The members of the archive a folder was partly extracted from; None for a full folder."""
-    try:
-        return set((folder / MEMBER_LIST).read_text(encoding="utf-8").splitlines())
-    except FileNotFoundError:
-        return None
+    write_view_records(dest, archive, names)

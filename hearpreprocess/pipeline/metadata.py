@@ -27,9 +27,10 @@ from hearpreprocess.pipeline.base import (
     split_identity,
     write_rows,
 )
-from hearpreprocess.pipeline.download import SourceFolder, listed_members, source_folder
+from hearpreprocess.pipeline.download import SourceFolder, source_folder
 from hearpreprocess.pipeline.shards import write_plan
 from hearpreprocess.recipes import extract_metadata
+from hearpreprocess.sourceview import listed_members
 
 ROWS_FILE = "rows.csv"
 # Rows dropped while preparing or splitting the metadata, with the reason (a work-dir file).

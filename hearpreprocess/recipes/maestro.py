@@ -39,8 +39,9 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import soundfile as sf
 
+from hearcore.wav import HEAD_BYTES, parse_wav_header
+from hearpreprocess import sourceview
 from hearpreprocess.config import TaskConfig
 from hearpreprocess.midi import PIANO_PITCHES, MidiError, apply_sustain, read_performance
 
@@ -155,7 +156,7 @@ def check_durations(stats: list[tuple[Path, float, float, float]], config: TaskC
     threshold = {checks[0][0]: MIDI_TOLERANCE_S}
     if not config.is_small:
         # Only files that exist: a missing one is the pipeline's error, with its own message.
-        frame = frame[frame["audio"].map(Path.is_file)].copy()
+        frame = frame[frame["audio"].map(sourceview.exists)].copy()
         frame["seconds"] = frame["audio"].map(lambda p: _audio_seconds(p, config))
         checks.append(("audio duration - MIDI end", frame["seconds"] - frame["midi_end"], frame))
         checks.append(("audio duration - CSV duration", frame["seconds"] - frame["csv"], frame))
@@ -175,12 +176,14 @@ def check_durations(stats: list[tuple[Path, float, float, float]], config: TaskC
 
 
 def _audio_seconds(path: Path, config: TaskConfig) -> float:
-    """Duration from the WAV header (no decoding)."""
+    """Duration from the WAV header (no decoding), read from the file or, in a source extracted
+    `extract_first`, from its member in the archive."""
     try:
-        info = sf.info(str(path))
-    except RuntimeError as e:  # soundfile.LibsndfileError
+        with sourceview.open_file(path) as f:
+            head = f.read(HEAD_BYTES)
+        return parse_wav_header(head, sourceview.file_size(path)).seconds
+    except (OSError, ValueError) as e:
         raise ValueError(
             f"task {config.task_name}: cannot read the header of {path} ({e}); re-extract the "
             "archive (check its md5)"
         ) from e
-    return info.frames / info.samplerate

@@ -7,6 +7,8 @@ by hand (fakes.maestro.sounding_notes), not from the parser under test.
 from __future__ import annotations
 
 import shutil
+import zipfile
+from fnmatch import fnmatch
 from pathlib import Path
 
 import mido
@@ -15,11 +17,13 @@ import pandas as pd
 import pytest
 from fakes import extract_sources
 from fakes import maestro as fake_maestro
-from fakes import make_fake_corpus
+from fakes import make_fake_corpus, mirror_location
 
 from hearpreprocess.builtin.archives import wav_bytes
 from hearpreprocess.config import load_task_config
+from hearpreprocess.members import scan_and_extract
 from hearpreprocess.recipes.maestro import extract_metadata
+from hearpreprocess.sourceview import write_view_records
 
 TASK = "maestro"
 KEY = "train_test_valid"
@@ -208,3 +212,44 @@ def test_config_facts():
         "task_specific_param_grid": {"max_epochs": [50], "check_val_every_n_epoch": [1]},
     }
     assert meta["evaluation"] == ["event_onset_50ms_fms", "event_onset_offset_50ms_20perc_fms"]
+
+
+def _partial_folder(archive: Path, folder: Path, patterns) -> Path:
+    """The source folder the pipeline makes with `extract_first`: the matching members, the
+    member list and the archive's location (the audio stays in the zip)."""
+    names = scan_and_extract(archive, folder, lambda n: any(fnmatch(n, p) for p in patterns))
+    write_view_records(folder, archive, names)
+    return folder
+
+
+@pytest.mark.parametrize("mode", ["5h", "small"])
+def test_audio_left_in_the_zip_is_checked_in_place(tmp_path, mode):
+    """With extract_first (CSV and MIDI only), the recipe reads the WAV headers from the zip
+    members: the same rows, and a wrong audio duration still fails the 5h check."""
+    config = load_task_config(TASK, mode)
+    corpus = make_fake_corpus(tmp_path / "mirror", config)
+    config = load_task_config(TASK, mode, corpus.overrides())
+    [source] = config.sources
+    archive = mirror_location(tmp_path / "mirror", source.url)
+    full = extract_sources(config, tmp_path / "mirror", tmp_path / "full")
+    folder = _partial_folder(archive, tmp_path / "partial", source.extract_first)
+    assert not list(folder.rglob("*.wav")) and list(folder.rglob("*.midi"))
+    rows = extract_metadata({KEY: folder}, config)
+    expected = extract_metadata(full, config)
+    relative = [rows, expected]
+    for frame, root in zip(relative, (folder, full[KEY])):
+        frame["relpath"] = frame["relpath"].map(lambda p, r=root: str(Path(p).relative_to(r)))
+    pd.testing.assert_frame_equal(rows, expected)
+    if config.is_small:
+        return
+    year, stem = fake_maestro.PERFORMANCES[0][:2]
+    bad = tmp_path / "bad.zip"
+    with zipfile.ZipFile(archive) as src, zipfile.ZipFile(bad, "w") as out:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename.endswith(f"{year}/{stem}.wav"):
+                data = wav_bytes(np.zeros(70 * 8000), 8000)
+            out.writestr(info, data)
+    folder = _partial_folder(bad, tmp_path / "partial-bad", source.extract_first)
+    with pytest.raises(ValueError, match=r"\|audio duration - MIDI end\|.*furthest off: " + stem):
+        extract_metadata({KEY: folder}, config)

@@ -16,6 +16,9 @@ entries. The 5h caps (533/66/66 clips at 30 s; 8000/1000/1000 at 2 s) keep every
 Counts, every mode and fold: the train hive's 6 stems give round(6 * 11.11%) = 1 valid, so
 train 5, valid 1, test 6. Which stem goes to valid follows HEAR's seed; it was computed once by
 building each task and mode, then declared below (VALID).
+
+Scaled (fakes.Scale, full and 5h): n / 2 recordings per archive (at least 3), of the scale's clip
+length, at the config's own sample_duration (no shrinking).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from fakes import FakeCorpus, SpotCheck, mirror_location
+from fakes import FakeCorpus, SpotCheck, current_scale, mirror_location
 
 from hearpreprocess.builtin.archives import seeded_rng, wav_bytes, write_zip
 from hearpreprocess.config import TaskConfig
@@ -49,6 +52,16 @@ VALID = {
 }
 
 
+def SCALABLE(config: TaskConfig) -> bool:
+    return not config.is_small
+
+
+def scaled_stems(key: str, count: int) -> list[str]:
+    """`count` distinct recording names of one archive (hour_minute_second of the day)."""
+    prefix = ARCHIVES[key][0]
+    return [f"{prefix}____{i // 60 % 24:02d}_{i % 60:02d}_{i // 1440:02d}" for i in range(count)]
+
+
 def stems(key: str) -> list[str]:
     """The file stems of one archive, in the order written."""
     prefix, times = ARCHIVES[key]
@@ -57,6 +70,9 @@ def stems(key: str) -> list[str]:
 
 def make_fake_corpus(mirror_root: Path, config: TaskConfig) -> FakeCorpus:
     """Write the fake archive of every source of `config` under `mirror_root`."""
+    scale = current_scale()
+    if scale is not None:
+        return _scaled_corpus(mirror_root, config, scale)
     md5 = {}
     for source in config.sources:
         sr = RATES[source.split]
@@ -84,6 +100,22 @@ def make_fake_corpus(mirror_root: Path, config: TaskConfig) -> FakeCorpus:
         ],
         config_overrides={} if config.is_small else {"sample_duration": SHRUNK_DURATION},
     )
+
+
+def _scaled_corpus(mirror_root: Path, config: TaskConfig, scale) -> FakeCorpus:
+    """The scaled fake: every archive with n / 2 mono recordings of the scale's length."""
+    # 3 per archive at least: 6 train stems, so that round(6 * 11.11%) = 1 goes to valid.
+    md5, count = {}, max(3, -(-scale.clips_per_split // 2))
+    seconds = scale.seconds(config.sample_duration or SHRUNK_DURATION)
+    for source in config.sources:
+        sr = RATES[source.split]
+        members = {
+            f"{stem}.wav": wav_bytes(_hum(stem, sr, seconds, 1), sr)
+            for stem in scaled_stems(source.key, count)
+        }
+        path = mirror_location(mirror_root, source.url)
+        md5[source.url] = write_zip(path, members, with_dirs=False)
+    return FakeCorpus(md5=md5, labels={"QUEEN", "NOQUEEN"})
 
 
 def _label(stem: str) -> str:

@@ -8,7 +8,8 @@ noise-and-tone strokes of 0.2-1.2 s, plus one of 0.07 s (the real minimum) and o
 Full mode: 6 strokes per instrument (24): folds of 5/5/5/5/4, found at seed
 `split_k_folds_retry_102` (the first that puts all four instruments in every fold). Small mode:
 takes 02 and 03 of each instrument (8, the 0.07 s and 6 s strokes among them), split without the
-label check, so by the first seed: folds of 2/2/2/1/1.
+label check, so by the first seed: folds of 2/2/2/1/1. Scaled (fakes.Scale, full mode): n * 5 / 4
+strokes per instrument, of the scale's clip length.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import struct
 from pathlib import Path
 
 import numpy as np
-from fakes import FakeCorpus, SpotCheck, mirror_location
+from fakes import FakeCorpus, SpotCheck, current_scale, mirror_location
 
 from hearpreprocess.builtin.archives import seeded_rng, wav_bytes, write_zip
 from hearpreprocess.config import TaskConfig
@@ -31,25 +32,37 @@ FIRST_ID = 205960
 SECONDS = {"205962__ajaysm__bangu-02": 0.07, "205975__ajaysm__daluo-03": 6.0}
 
 
-def stems() -> list[tuple[str, str, int]]:
+def SCALABLE(config: TaskConfig) -> bool:
+    return not config.is_small
+
+
+def stems(per_instrument: int = PER_INSTRUMENT) -> list[tuple[str, str, int]]:
     """(stem, instrument, take) of every stroke of the full fake, in freesound id order."""
     out = []
+    id_step = 12 if per_instrument <= 12 else per_instrument  # the fixed fake's ids stay
     for i, instrument in enumerate(INSTRUMENTS):
-        for take in range(1, PER_INSTRUMENT + 1):
-            freesound_id = FIRST_ID + i * 12 + take
+        for take in range(1, per_instrument + 1):
+            freesound_id = FIRST_ID + i * id_step + take
             out.append((f"{freesound_id}__ajaysm__{instrument}-{take:02d}", instrument, take))
     return out
 
 
 def make_fake_corpus(mirror_root: Path, config: TaskConfig) -> FakeCorpus:
     """Write the fake zip for every source of `config` under `mirror_root`."""
-    kept = [s for s in stems() if not config.is_small or s[2] in SMALL_TAKES]
+    scale = current_scale()
+    if scale is None:
+        kept = [s for s in stems() if not config.is_small or s[2] in SMALL_TAKES]
+    else:
+        kept = stems(scale.per_group(len(INSTRUMENTS), len(config.splits)))
     members = {}
     for n, (stem, _, _) in enumerate(kept):
-        samples = _stroke(stem, SECONDS.get(stem, None))
+        seconds = SECONDS.get(stem, None) if scale is None else scale.clip_seconds
+        samples = _stroke(stem, seconds)
         data = float_wav_bytes(samples, SR) if n % 2 == 0 else wav_bytes(samples, SR)
         members[f"{ROOT}/{stem}.wav"] = data
     md5 = {s.url: write_zip(mirror_location(mirror_root, s.url), members) for s in config.sources}
+    if scale is not None:
+        return FakeCorpus(md5=md5, labels=set(INSTRUMENTS))
     if config.is_small:
         counts = dict(zip(config.splits, (2, 2, 2, 1, 1)))
         checks = [

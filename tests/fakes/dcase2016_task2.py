@@ -7,6 +7,9 @@ not reach the label vocabulary.
 
 Counts: 6 stems, re-split at 60/20/20 (full) or 80/10/10 (small): valid = test = round(1.2) =
 round(0.6) = 1, so train 4, valid 1, test 1 in both modes.
+
+Scaled (fakes.Scale, full mode): 3n / 2 mixtures in each zip (3n in all, re-split 60/20/20), of
+the scale's clip length, each with one event per 10 s of the ten classes in turn.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from fakes import FakeCorpus, SpotCheck, mirror_location
+from fakes import FakeCorpus, SpotCheck, current_scale, mirror_location
 
 from hearpreprocess.builtin.archives import seeded_rng, wav_bytes, write_zip
 from hearpreprocess.config import TaskConfig
@@ -46,13 +49,44 @@ LABELS = {
 }  # fmt: skip
 
 
+def SCALABLE(config: TaskConfig) -> bool:
+    return not config.is_small
+
+
+def scaled_mixtures(per_folder: int, seconds: float) -> dict[str, dict[str, list]]:
+    """`per_folder` mixtures of `seconds` in each folder, one event per 10 s (at least one)."""
+    classes = sorted(LABELS)
+    out: dict[str, dict[str, list]] = {DEV: {}, EVAL: {}}
+    for folder, prefix in ((DEV, "dev"), (EVAL, "test")):
+        for i in range(per_folder):
+            events = []
+            for j in range(max(1, int(seconds // 10))):
+                onset = 10.0 * j + 0.5 + (i % 7)
+                label = classes[(i + j) % len(classes)]
+                events.append((onset, min(onset + 1.5, seconds), label))
+            ebr = (i % 3 - 1) * 6
+            out[folder][f"{prefix}_{i + 1}_ebr_{ebr}_nec_{len(events)}_poly_{i % 2}"] = events
+    return out
+
+
 def make_fake_corpus(mirror_root: Path, config: TaskConfig) -> FakeCorpus:
     """Write the fake dev and eval zips for `config`'s sources under `mirror_root`."""
-    members = {"dev": _dev_members(), "eval": _mixture_members(EVAL)}
+    scale = current_scale()
+    mixtures, seconds = MIXTURES, SECONDS
+    if scale is not None:
+        seconds = scale.seconds(120.0)
+        mixtures = scaled_mixtures(-(-3 * scale.clips_per_split // 2), seconds)
+    members = {
+        "dev": _dev_members(mixtures, seconds),
+        "eval": _mixture_members(mixtures, EVAL, seconds),
+    }
     md5 = {}
     for source in config.sources:
         path = mirror_location(mirror_root, source.url)
-        md5[source.url] = write_zip(path, members[source.name])
+        md5[source.url] = write_zip(path, members[str(source.name)])  # names: dev, eval
+    if scale is not None:
+        used = {label for m in mixtures.values() for ev in m.values() for *_, label in ev}
+        return FakeCorpus(md5=md5, labels=used)
     return FakeCorpus(
         md5=md5,
         split_counts={"train": 4, "valid": 1, "test": 1},
@@ -65,22 +99,22 @@ def make_fake_corpus(mirror_root: Path, config: TaskConfig) -> FakeCorpus:
     )
 
 
-def _dev_members() -> dict[str, bytes]:
+def _dev_members(mixtures: dict, seconds: float) -> dict[str, bytes]:
     root = "dcase2016_task2_train_dev"
     members = {f"{root}/README.txt": b"Fake DCASE 2016 task 2 development set\n"}
     # Isolated examples ship in the same zip but are not used by HEAR.
     isolated = f"{root}/dcase2016_task2_train/keysDrop001.wav"
     members[isolated] = wav_bytes(_burst(isolated, 0.5), SR)
-    members.update(_mixture_members(DEV))
+    members.update(_mixture_members(mixtures, DEV, seconds))
     return members
 
 
-def _mixture_members(folder: str) -> dict[str, bytes]:
+def _mixture_members(mixtures: dict, folder: str, seconds: float) -> dict[str, bytes]:
     members = {}
-    for stem, events in MIXTURES[folder].items():
+    for stem, events in mixtures[folder].items():
         lines = "".join(f"{on:.6f}\t{off:.6f}\t{label}\n" for on, off, label in events)
         members[f"{folder}/annotation/{stem}.txt"] = lines.encode()
-        members[f"{folder}/sound/{stem}.wav"] = wav_bytes(_mixture(stem, events), SR)
+        members[f"{folder}/sound/{stem}.wav"] = wav_bytes(_mixture(stem, events, seconds), SR)
     return members
 
 
@@ -91,9 +125,9 @@ def _burst(name: str, seconds: float) -> np.ndarray:
     return 0.3 * (tone + rng.normal(0, 0.2, n)) * np.hanning(n)
 
 
-def _mixture(stem: str, events: list) -> np.ndarray:
-    """Background noise with a burst at each event that falls inside the 3 s."""
-    out = seeded_rng(stem).normal(0, 0.01, round(SECONDS * SR))
+def _mixture(stem: str, events: list, seconds: float = SECONDS) -> np.ndarray:
+    """Background noise with a burst at each event that falls inside the mixture (3 s)."""
+    out = seeded_rng(stem).normal(0, 0.01, round(seconds * SR))
     for i, (on, off, _) in enumerate(events):
         a, b = round(on * SR), min(round(off * SR), out.size)
         if a < b:

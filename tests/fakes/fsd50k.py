@@ -14,6 +14,9 @@ Design (the same CSVs in both modes; the ground truth is whole in small mode, as
         work, so their real 30 s length is not worth the bytes); the small zip lacks it.
     -> full: train 5, valid 2, test 3; small (only the first clips of each list are present):
        train 3, valid 1, test 2.
+
+Scaled (fakes.Scale, full mode): n made-up clips in each of dev train, dev val and eval, the five
+label sets above in turn, each of the scale's clip length; the twelve over-long clips stay.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from fakes import FakeCorpus, SpotCheck, mirror_location
+from fakes import FakeCorpus, SpotCheck, current_scale, mirror_location
 
 from hearpreprocess.builtin.archives import seeded_rng, wav_bytes, write_split_zip, write_zip
 from hearpreprocess.config import TaskConfig
@@ -49,23 +52,39 @@ EVAL = {"37199": (GUITAR, 1.1), "175151": (RAIN, 0.4), "290014": (SPEECH, 2.05)}
 SMALL_PRESENT = {"train": 3, "valid": 1, "test": 2}
 OVERLONG_SECONDS = 0.5
 OVERLONG_VAL = "397150"  # the one over-long clip in dev's val split
+LABEL_SETS = (GUITAR, DOG, RAIN, SPEECH, KNOCK)
+
+
+def SCALABLE(config: TaskConfig) -> bool:
+    return not config.is_small
+
+
+def scaled_clips(n: int, seconds: float, first: int) -> dict[str, tuple[str, float]]:
+    """`n` clips numbered from `first` (clear of the over-long fnames), label sets in turn."""
+    return {str(first + i): (LABEL_SETS[i % len(LABEL_SETS)], seconds) for i in range(n)}
 
 
 def make_fake_corpus(mirror_root: Path, config: TaskConfig) -> FakeCorpus:
     """Write the fake FSD50K sources of `config` (full or small mode) under `mirror_root`."""
-    small = config.is_small
+    small, scale = config.is_small, current_scale()
+    train_clips, val_clips, eval_clips = DEV_TRAIN, DEV_VAL, EVAL
+    if scale is not None:
+        n, seconds = scale.clips_per_split, scale.seconds(7.6)
+        train_clips = scaled_clips(n, seconds, 1_000_000)
+        val_clips = scaled_clips(n, seconds, 2_000_000)
+        eval_clips = scaled_clips(n, seconds, 3_000_000)
     overlong = {fname: (ENGINE, OVERLONG_SECONDS) for fname in OVERLONG}
-    dev_val = {**DEV_VAL, OVERLONG_VAL: overlong.pop(OVERLONG_VAL)}
-    dev_train = {**DEV_TRAIN, **overlong}
-    keep = {"train": list(DEV_TRAIN), "valid": list(DEV_VAL), "test": list(EVAL)}
+    dev_val = {**val_clips, OVERLONG_VAL: overlong.pop(OVERLONG_VAL)}
+    dev_train = {**train_clips, **overlong}
+    keep = {"train": list(train_clips), "valid": list(val_clips), "test": list(eval_clips)}
     if small:
         keep = {split: fnames[: SMALL_PRESENT[split]] for split, fnames in keep.items()}
     dev_audio = keep["train"] + keep["valid"] + ([] if small else list(OVERLONG))
     dev = {**dev_train, **dev_val}
     members = {
         "train": _audio("FSD50K.dev_audio", {f: dev[f] for f in dev_audio}, small),
-        "test": _audio("FSD50K.eval_audio", {f: EVAL[f] for f in keep["test"]}, small),
-        "ground_truth": _ground_truth(dev_train, dev_val),
+        "test": _audio("FSD50K.eval_audio", {f: eval_clips[f] for f in keep["test"]}, small),
+        "ground_truth": _ground_truth(dev_train, dev_val, eval_clips),
     }
     md5 = {}
     for source in config.sources:
@@ -75,12 +94,15 @@ def make_fake_corpus(mirror_root: Path, config: TaskConfig) -> FakeCorpus:
             md5[source.url] = write_zip(
                 mirror_location(mirror_root, source.url), members[source.key]
             )
-    kept = [DEV_TRAIN[f] for f in keep["train"]] + [DEV_VAL[f] for f in keep["valid"]]
-    kept += [EVAL[f] for f in keep["test"]]
+    kept = [train_clips[f] for f in keep["train"]] + [val_clips[f] for f in keep["valid"]]
+    kept += [eval_clips[f] for f in keep["test"]]
+    labels = {label for cell, _ in kept for label in cell.split(",")}
+    if scale is not None:
+        return FakeCorpus(md5=md5, labels=labels)
     return FakeCorpus(
         md5=md5,
         split_counts={split: len(fnames) for split, fnames in keep.items()},
-        labels={label for cell, _ in kept for label in cell.split(",")},
+        labels=labels,
         spot_checks=[
             SpotCheck("64760", "train", tuple(GUITAR.split(","))),
             SpotCheck("102857", "valid", tuple(DOG.split(","))),
@@ -98,8 +120,8 @@ def _audio(folder: str, clips: dict[str, tuple[str, float]], small: bool) -> dic
     }
 
 
-def _ground_truth(dev_train: dict, dev_val: dict) -> dict[str, bytes]:
-    cells = [cell for cell, _ in [*dev_train.values(), *dev_val.values(), *EVAL.values()]]
+def _ground_truth(dev_train: dict, dev_val: dict, eval_clips: dict) -> dict[str, bytes]:
+    cells = [cell for cell, _ in [*dev_train.values(), *dev_val.values(), *eval_clips.values()]]
     labels = sorted({label for cell in cells for label in cell.split(",")})
     mid = {label: f"/m/0fk{i:03d}" for i, label in enumerate(labels)}  # made-up AudioSet mids
 
@@ -114,7 +136,7 @@ def _ground_truth(dev_train: dict, dev_val: dict) -> dict[str, bytes]:
         for fname, (cell, _) in clips.items()
     )
     eval_ = "fname,labels,mids\n" + "".join(
-        f'{fname},"{cell}","{mids(cell)}"\n' for fname, (cell, _) in EVAL.items()
+        f'{fname},"{cell}","{mids(cell)}"\n' for fname, (cell, _) in eval_clips.items()
     )
     root = "FSD50K.ground_truth"
     return {

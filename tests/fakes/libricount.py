@@ -9,6 +9,7 @@ Full mode: the counts 0, 1, 2 and 10 (a subset of 0..10 that keeps the fake smal
 numeric sort: 2 before 10), 6 mixtures each (24): folds of 5/5/5/5/4, found at seed
 `split_k_folds_retry_102`. Small mode mimics the real small fixture, which keeps every JSON whole:
 all 24 JSONs but only 8 WAVs (first seed: folds of 2/2/2/1/1). Labels are ints in the bundle.
+Scaled (fakes.Scale, full mode): n * 5 / 4 mixtures per count, of the scale's clip length.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import struct
 from pathlib import Path
 
 import numpy as np
-from fakes import FakeCorpus, SpotCheck, mirror_location
+from fakes import FakeCorpus, SpotCheck, current_scale, mirror_location
 
 from hearpreprocess.builtin.archives import seeded_rng, wav_bytes, write_zip
 from hearpreprocess.config import TaskConfig
@@ -30,11 +31,15 @@ PER_COUNT = 6
 SMALL_STEP = 3  # the small fake keeps the WAV of every third mixture in name order (8)
 
 
-def mixtures() -> list[tuple[str, int]]:
+def SCALABLE(config: TaskConfig) -> bool:
+    return not config.is_small
+
+
+def mixtures(per_count: int = PER_COUNT) -> list[tuple[str, int]]:
     """(name without extension, speaker count) of every mixture, in name order."""
     out = []
     for k in COUNTS:
-        for i in range(PER_COUNT):
+        for i in range(per_count):
             hexid = seeded_rng(f"libricount-{k}-{i}").bytes(16).hex()
             out.append((f"{k}_{hexid}", k))
     return sorted(out)
@@ -42,11 +47,16 @@ def mixtures() -> list[tuple[str, int]]:
 
 def make_fake_corpus(mirror_root: Path, config: TaskConfig) -> FakeCorpus:
     """Write the fake zip for every source of `config` under `mirror_root`."""
-    everything = mixtures()
+    scale = current_scale()
+    seconds = SECONDS if scale is None else scale.seconds(SECONDS)
+    if scale is None:
+        everything = mixtures()
+    else:
+        everything = mixtures(scale.per_group(len(COUNTS), len(config.splits)))
     with_wav = everything[::SMALL_STEP] if config.is_small else everything
     members = {}
     for name, k in everything:
-        audio, speakers = _mixture(name, k)
+        audio, speakers = _mixture(name, k, seconds)
         if (name, k) in with_wav:
             members[f"test/{name}.wav"] = wav_bytes(audio, SR)
         members[f"test/{name}.json"] = json.dumps(speakers).encode()
@@ -54,6 +64,8 @@ def make_fake_corpus(mirror_root: Path, config: TaskConfig) -> FakeCorpus:
     for member in [m for m in members if m.startswith("test/")]:
         members[f"__MACOSX/test/._{member[len('test/'):]}"] = _apple_double()
     md5 = {s.url: write_zip(mirror_location(mirror_root, s.url), members) for s in config.sources}
+    if scale is not None:
+        return FakeCorpus(md5=md5, labels=set(COUNTS))
     if config.is_small:
         counts = dict(zip(config.splits, (2, 2, 2, 1, 1)))
         checks = [
@@ -71,10 +83,11 @@ def make_fake_corpus(mirror_root: Path, config: TaskConfig) -> FakeCorpus:
     return FakeCorpus(md5=md5, split_counts=counts, labels=set(COUNTS), spot_checks=checks)
 
 
-def _mixture(name: str, k: int) -> tuple[np.ndarray, list[dict]]:
-    """5 s of k "speakers" (voiced buzz with syllable-rate gating) and their JSON entries."""
+def _mixture(name: str, k: int, seconds: float = SECONDS) -> tuple[np.ndarray, list[dict]]:
+    """`seconds` (5) of k "speakers" (voiced buzz with syllable-rate gating) and their JSON
+    entries."""
     rng = seeded_rng(name)
-    n = round(SECONDS * SR)
+    n = round(seconds * SR)
     t = np.arange(n) / SR
     audio = rng.normal(0, 0.002, n)  # a faint noise floor; k = 0 is nothing else
     speakers = []

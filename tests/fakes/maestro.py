@@ -20,17 +20,22 @@ performances in 5 folds (3, 3, 2, 2, 2), capped at 4 s = 2 clips per fold, so 10
 the CSV stays whole but only 7 wav + midi pairs are in the zip (as the real small zip, said to
 hold 7 performances); the 5 others are dropped (MIDI missing), and 7 clips make 4 folds (2, 2,
 2, 1).
+
+Scaled (fakes.Scale, 5h): n * 5 performances, the twelve above in turn (stems numbered after the
+first round), each `<clip length>` s of audio with the same notes, at the config's own
+sample_duration and caps (no overrides).
 """
 
 from __future__ import annotations
 
 import io
+import math
 from pathlib import Path
 
 import mido
 import numpy as np
 import pandas as pd
-from fakes import FakeCorpus, SpotCheck, mirror_location
+from fakes import FakeCorpus, SpotCheck, current_scale, mirror_location
 
 from hearpreprocess.builtin.archives import seeded_rng, wav_bytes, write_zip
 from hearpreprocess.config import TaskConfig
@@ -71,10 +76,30 @@ PERFORMANCES = [
 ]  # fmt: skip
 # The performances the small zip holds (one from each CSV split among them).
 IN_SMALL = (0, 1, 3, 5, 6, 8, 10)
+TAIL_PITCH = 33  # the scaled fake's last note, below every other kept pitch
+
+
+def SCALABLE(config: TaskConfig) -> bool:
+    return not config.is_small
+
+
+def scaled_performances(count: int) -> list[tuple[int, str]]:
+    """(template k, audio stem) of `count` performances: the twelve in turn, renamed after the
+    first round."""
+    out = []
+    for j in range(count):
+        k, round_ = j % len(PERFORMANCES), j // len(PERFORMANCES)
+        stem = PERFORMANCES[k][1]
+        out.append((k, stem if round_ == 0 else f"{stem}--{round_ + 1}"))
+    return out
 
 
 def make_fake_corpus(mirror_root: Path, config: TaskConfig) -> FakeCorpus:
     """Write the fake MAESTRO zip for `config`'s source under `mirror_root`."""
+    scale = current_scale()
+    if scale is not None:
+        return _scaled_corpus(mirror_root, config, scale.clips_per_split * len(config.splits),
+                              scale.seconds(config.sample_duration or AUDIO_SECONDS))  # fmt: skip
     present = IN_SMALL if config.is_small else range(len(PERFORMANCES))
     members = {}
     for k in present:
@@ -114,14 +139,38 @@ def make_fake_corpus(mirror_root: Path, config: TaskConfig) -> FakeCorpus:
     )
 
 
+def _scaled_corpus(mirror_root: Path, config: TaskConfig, count: int, seconds: float) -> FakeCorpus:
+    """The scaled fake: `count` performances of `seconds` each, and their CSV and JSON."""
+    members, rows = {}, []
+    until = math.floor(seconds * 8) / 8  # the recipe checks audio length against the MIDI's end
+    for k, stem in scaled_performances(count):
+        year = PERFORMANCES[k][0]
+        members[f"{ROOT}/{year}/{stem}.midi"] = midi_bytes(k, until)
+        audio = _audio(k, seconds, until)
+        members[f"{ROOT}/{year}/{stem}.wav"] = wav_bytes(audio, sample_rate(k))
+        rows.append(_csv_row(k, stem, until))
+    table = pd.DataFrame(rows)
+    members[f"{ROOT}/{ROOT}.csv"] = table.to_csv(index=False).encode()
+    members[f"{ROOT}/{ROOT}.json"] = table.to_json().encode()
+    (source,) = config.sources
+    md5 = {source.url: write_zip(mirror_location(mirror_root, source.url), members)}
+    # No labels declared: which notes are labels depends on the clip length (see above).
+    return FakeCorpus(md5=md5)
+
+
 def sample_rate(k: int) -> int:
     return 44100 if PERFORMANCES[k][0] <= 2009 else 48000
 
 
-def score(k: int) -> tuple[list[tuple[int, float, float]], list[tuple[float, int]]]:
+def score(
+    k: int, until: float | None = None
+) -> tuple[list[tuple[int, float, float]], list[tuple[float, int]]]:
     """Performance k's notes as played (pitch, onset s, release s) and its pedal changes
-    (time s, CC 64 value), before the sustain pedal is applied."""
+    (time s, CC 64 value), before the sustain pedal is applied. With `until` (on the 1/8 s
+    grid), a last low note ends there, so that a longer recording matches its MIDI's end."""
     notes = [(60 + k, 0.25, 0.75), (64 + k, 0.5, 1.0), (40 + k, 1.5, 2.5), (80 + k, 2.25, 2.625)]
+    if until is not None and until > 3.0:
+        notes.append((TAIL_PITCH, until - 0.5, until))
     if k == 0:
         notes += [(20, 0.125, 0.375), (109, 0.25, 0.375)]
     if k == 1:  # 62 re-struck at 0.375 s while sounding; a note-off at 0.625 s ends the second
@@ -130,16 +179,16 @@ def score(k: int) -> tuple[list[tuple[int, float, float]], list[tuple[float, int
     return notes, pedals
 
 
-def sounding_notes(k: int) -> list[tuple[int, float, float]]:
+def sounding_notes(k: int, until: float | None = None) -> list[tuple[int, float, float]]:
     """What the recipe must make of performance k (pedal applied, 88 keys), computed by hand."""
-    notes, _ = score(k)
+    notes, _ = score(k, until)
     out = [(p, a, 1.375 if p == 64 + k else b) for p, a, b in notes if 21 <= p <= 108]
     return sorted(out, key=lambda n: (n[1], n[0]))
 
 
-def csv_duration(k: int) -> float:
+def csv_duration(k: int, until: float | None = None) -> float:
     """The CSV's duration: the last release before the pedal (note_seq's total time)."""
-    return max(b for _, _, b in score(k)[0])
+    return max(b for _, _, b in score(k, until)[0])
 
 
 def _tick(k: int, seconds: float) -> int:
@@ -149,9 +198,9 @@ def _tick(k: int, seconds: float) -> int:
     return int(ticks)
 
 
-def midi_bytes(k: int) -> bytes:
+def midi_bytes(k: int, until: float | None = None) -> bytes:
     """Performance k as a type-1 MIDI file, as a Disklavier export lays one out."""
-    notes, pedals = score(k)
+    notes, pedals = score(k, until)
     events = []  # (tick, order, message): order puts a note-off before a note-on at one tick
     restruck = k == 1
     for pitch, on, off in notes:
@@ -199,28 +248,29 @@ def midi_bytes(k: int) -> bytes:
 
 def csv_table() -> pd.DataFrame:
     """maestro-v3.0.0.csv of the fake: every performance, in the real column order."""
-    rows = []
-    for k, (year, stem, composer, title, split) in enumerate(PERFORMANCES):
-        rows.append(
-            {
-                "canonical_composer": composer,
-                "canonical_title": title,
-                "split": split,
-                "year": year,
-                "midi_filename": f"{year}/{stem}.midi",
-                "audio_filename": f"{year}/{stem}.wav",
-                "duration": csv_duration(k),
-            }
-        )
-    return pd.DataFrame(rows)
+    return pd.DataFrame([_csv_row(k, p[1]) for k, p in enumerate(PERFORMANCES)])
 
 
-def _audio(k: int) -> np.ndarray:
+def _csv_row(k: int, stem: str, until: float | None = None) -> dict:
+    """The CSV row of performance k (its audio under `stem`)."""
+    year, _, composer, title, split = PERFORMANCES[k]
+    return {
+        "canonical_composer": composer,
+        "canonical_title": title,
+        "split": split,
+        "year": year,
+        "midi_filename": f"{year}/{stem}.midi",
+        "audio_filename": f"{year}/{stem}.wav",
+        "duration": csv_duration(k, until),
+    }
+
+
+def _audio(k: int, seconds: float = AUDIO_SECONDS, until: float | None = None) -> np.ndarray:
     """A decaying sine per sounding note plus a little noise, stereo (left louder)."""
     sr = sample_rate(k)
-    n = round(AUDIO_SECONDS * sr)
+    n = round(seconds * sr)
     mono = seeded_rng(PERFORMANCES[k][1]).normal(0, 0.003, n)
-    for pitch, a, b in sounding_notes(k):
+    for pitch, a, b in sounding_notes(k, until):
         i, j = round(a * sr), min(round(b * sr), n)
         t = np.arange(j - i) / sr
         mono[i:j] += 0.1 * np.sin(2 * np.pi * 440 * 2 ** ((pitch - 69) / 12) * t) * np.exp(-3 * t)

@@ -8,6 +8,7 @@ Full mode: 3 tonics x 3 strokes (bheem, cha, thom) x 3 takes = 27 clips, 9 per l
 label-coverage retry of the 5-fold split can succeed (folds of 6/6/5/5/5). Small mode, like the
 real small zip, holds a subset of the WAVs (8) with every readme; the retry is skipped there.
 The folds and spot checks below were computed once by building each task, then declared.
+Scaled (fakes.Scale, full mode): n * 5 / 9 takes of each tonic and stroke, of the scale's length.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from fakes import FakeCorpus, SpotCheck, mirror_location
+from fakes import FakeCorpus, SpotCheck, current_scale, mirror_location
 
 from hearpreprocess.builtin.archives import seeded_rng, wav_bytes, write_zip
 from hearpreprocess.config import TaskConfig
@@ -84,35 +85,56 @@ EXPECTED = {
 }
 
 
-def clips() -> list[tuple[str, str, int]]:
+def SCALABLE(config: TaskConfig) -> bool:
+    return not config.is_small
+
+
+def clips(takes: int = TAKES) -> list[tuple[str, str, int]]:
     """(tonic folder, stroke, take) of every clip of the full fake, in file-id order."""
-    return [(t, s, k) for t in TONICS for s in STROKES for k in range(1, TAKES + 1)]
+    return [(t, s, k) for t in TONICS for s in STROKES for k in range(1, takes + 1)]
 
 
-def member_name(tonic: str, stroke: str, take: int) -> str:
+def member_name(tonic: str, stroke: str, take: int, takes: int = TAKES) -> str:
     """The zip member path of a clip; its freesound id follows from its place in `clips()`."""
-    freesound_id = 224030 + clips().index((tonic, stroke, take))
+    freesound_id = 224030 + clips(takes).index((tonic, stroke, take))
     return f"{ROOT}/{tonic}/{freesound_id}__akshaylaya__{stroke}-{TONICS[tonic]}-{take:03d}.wav"
 
 
 def make_fake_corpus(mirror_root: Path, config: TaskConfig) -> FakeCorpus:
     """Write the fake zip for every source of `config` under `mirror_root`."""
-    kept = SMALL if config.is_small else clips()
+    scale = current_scale()
+    takes = TAKES
+    if scale is not None:
+        groups = len(TONICS) * len(STROKES)
+        takes = scale.per_group(groups, len(config.splits))
+    kept = SMALL if config.is_small else clips(takes)
     members = {f"{ROOT}/{tonic}/_readme_and_license.txt": README.encode() for tonic in TONICS}
-    for clip in kept:
-        name = member_name(*clip)
-        members[name] = wav_bytes(_stroke(name), SR)
+    for n, (tonic, stroke_name, take) in enumerate(kept):
+        name = (
+            member_name(tonic, stroke_name, take)
+            if scale is None
+            else _scaled_name(n, tonic, stroke_name, take)
+        )
+        members[name] = wav_bytes(_stroke(name, None if scale is None else scale.clip_seconds), SR)
     md5 = {s.url: write_zip(mirror_location(mirror_root, s.url), members) for s in config.sources}
     stroke = config.recipe_params.get("label") == "stroke"
     labels = {name if stroke else TONICS[tonic] for tonic, name, _ in kept}
+    if scale is not None:
+        return FakeCorpus(md5=md5, labels=labels)
     counts, spot_checks = EXPECTED[config.task_name][config.mode]
     return FakeCorpus(md5=md5, split_counts=counts, labels=labels, spot_checks=spot_checks)
 
 
-def _stroke(name: str) -> np.ndarray:
-    """A struck-membrane sound: a decaying partial plus a short noisy attack."""
+def _scaled_name(index: int, tonic: str, stroke: str, take: int) -> str:
+    """member_name of a scaled fake's clip, by its place in clips() (not searched for: fast)."""
+    return f"{ROOT}/{tonic}/{224030 + index}__akshaylaya__{stroke}-{TONICS[tonic]}-{take:03d}.wav"
+
+
+def _stroke(name: str, seconds: float | None = None) -> np.ndarray:
+    """A struck-membrane sound: a decaying partial plus a short noisy attack; 0.05-1.4 s, or
+    `seconds`."""
     rng = seeded_rng(name)
-    n = round(rng.uniform(0.05, 1.4) * SR)
+    n = round((rng.uniform(0.05, 1.4) if seconds is None else seconds) * SR)
     t = np.arange(n) / SR
     tone = np.sin(2 * np.pi * rng.uniform(120, 600) * t) * np.exp(-t * rng.uniform(3, 12))
     attack = rng.normal(0, 1, n) * np.exp(-t * 200)

@@ -17,6 +17,10 @@ config_overrides shrink clips to 1 s and scale the caps so that 5h and 50h still
     nsynth_pitch        5h: 6/2/2 of 27/6/6;  50h: 12/4/6 (test whole, as in the real 50h)
     nsynth_pitch_kfold  5h: 2 per fold;       50h: 4 per fold (3 where a fold has fewer)
 Labels are the ints 21, 60, 108 in the bundle (numeric order).
+
+Scaled (fakes.Scale): n / 3 made-up instruments for train (at least 10, one per k-fold fold) and
+n / 3 shared by valid and test, each playing the three kept pitches, of the scale's clip length,
+with the config's own sample_duration and caps (no overrides).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import json
 from pathlib import Path
 
 import numpy as np
-from fakes import FakeCorpus, SpotCheck, mirror_location
+from fakes import FakeCorpus, SpotCheck, current_scale, mirror_location
 
 from hearpreprocess.builtin.archives import seeded_rng, wav_bytes, write_tar_gz, write_zip
 from hearpreprocess.config import TaskConfig
@@ -71,18 +75,31 @@ OUT_OF_RANGE = {
 }
 
 
-def notes(split: str) -> list[tuple[str, int, int]]:
+SCALABLE = True
+
+
+def notes(
+    split: str, train: list[str] = TRAIN_INSTRUMENTS, shared: list[str] = SHARED_INSTRUMENTS
+) -> list[tuple[str, int, int]]:
     """(instrument_str, pitch, velocity) of every note of one split's examples.json."""
     if split == "train":
         kept = [
             (inst, pitch, VELOCITIES[(i + j) % 3])
-            for i, inst in enumerate(TRAIN_INSTRUMENTS)
+            for i, inst in enumerate(train)
             for j, pitch in enumerate(KEPT)
         ]
     else:
         velocity = 25 if split == "valid" else 127
-        kept = [(inst, pitch, velocity) for inst in SHARED_INSTRUMENTS for pitch in KEPT]
+        kept = [(inst, pitch, velocity) for inst in shared for pitch in KEPT]
     return kept + OUT_OF_RANGE[split]
+
+
+def scaled_instruments(count: int, first: int) -> list[str]:
+    """`count` made-up instrument names, family and source in turn, numbered from `first`."""
+    return [
+        f"{FAMILIES[i % len(FAMILIES)]}_{SOURCES[i % len(SOURCES)]}_{first + i:03d}"
+        for i in range(count)
+    ]
 
 
 def note_str(instrument: str, pitch: int, velocity: int) -> str:
@@ -91,12 +108,23 @@ def note_str(instrument: str, pitch: int, velocity: int) -> str:
 
 def make_fake_corpus(mirror_root: Path, config: TaskConfig) -> FakeCorpus:
     """Write the fake archive of each of `config`'s sources (train, valid, test)."""
-    md5 = {}
+    scale, md5 = current_scale(), {}
+    train, shared, seconds = TRAIN_INSTRUMENTS, SHARED_INSTRUMENTS, SECONDS
+    if scale is not None:
+        per_split = -(-scale.clips_per_split // len(KEPT))
+        train = scaled_instruments(max(10, per_split), 100)
+        shared = scaled_instruments(per_split, 100 + len(train))
+        seconds = scale.seconds(SECONDS)
+    # The out-of-range notes keep the fixed fake's instruments, so these stay numbered too.
+    everyone = list(dict.fromkeys(train + shared + TRAIN_INSTRUMENTS + SHARED_INSTRUMENTS))
     for source in config.sources:
-        members = _members(source.split, config.is_small)
+        listed = notes(source.split, train, shared)
+        members = _members(source.split, config.is_small, listed, everyone, seconds)
         path = mirror_location(mirror_root, source.url)
         write = write_zip if source.filename.endswith(".zip") else write_tar_gz
         md5[source.url] = write(path, members)
+    if scale is not None:
+        return FakeCorpus(md5=md5, labels=set(LABELS))
     kfold = config.split_mode == "new_split_kfold"
     overrides: dict = {"sample_duration": 1.0}
     if config.mode in ("5h", "50h"):
@@ -173,28 +201,31 @@ _kfold = {
 }
 
 
-def _members(split: str, small: bool) -> dict[str, bytes]:
+def _members(
+    split: str, small: bool, listed: list[tuple], everyone: list[str], seconds: float
+) -> dict[str, bytes]:
+    """One archive's members: examples.json of the `listed` notes and their audio."""
     root = f"nsynth-{split}"
-    listed = notes(split)
     examples = {}
     for number, (instrument, pitch, velocity) in enumerate(listed):
         name = note_str(instrument, pitch, velocity)
-        examples[name] = _fields(number, name, instrument, pitch, velocity)
+        examples[name] = _fields(number, name, instrument, pitch, velocity, everyone)
     members = {f"{root}/examples.json": json.dumps(examples, indent=4).encode()}
     for instrument, pitch, _velocity in listed:
         name = note_str(instrument, pitch, _velocity)
         if not (small and name in ABSENT_IN_SMALL):
-            members[f"{root}/audio/{name}.wav"] = wav_bytes(_tone(name, pitch), SR)
+            members[f"{root}/audio/{name}.wav"] = wav_bytes(_tone(name, pitch, seconds), SR)
     return members
 
 
-def _fields(number: int, name: str, instrument: str, pitch: int, velocity: int) -> dict:
+def _fields(
+    number: int, name: str, instrument: str, pitch: int, velocity: int, all_instruments: list[str]
+) -> dict:
     """The fields of one examples.json entry, as the real file has them."""
     family = next(f for f in sorted(FAMILIES, key=len, reverse=True) if instrument.startswith(f))
     source = instrument[len(family) + 1 :].split("_")[0]
     rng = seeded_rng(f"qualities-{name}")
     qualities = [int(q) for q in rng.random(len(QUALITIES)) < 0.2]
-    all_instruments = TRAIN_INSTRUMENTS + SHARED_INSTRUMENTS
     return {
         "note": 1000 + number * 7 + all_instruments.index(instrument),
         "note_str": name,
@@ -212,11 +243,11 @@ def _fields(number: int, name: str, instrument: str, pitch: int, velocity: int) 
     }
 
 
-def _tone(name: str, pitch: int) -> np.ndarray:
-    """4 s of a decaying harmonic tone at the MIDI pitch (partials below Nyquist) over faint
-    noise; like NSynth notes, held for 3 s then released."""
+def _tone(name: str, pitch: int, seconds: float = SECONDS) -> np.ndarray:
+    """`seconds` (4) of a decaying harmonic tone at the MIDI pitch (partials below Nyquist) over
+    faint noise; like NSynth notes, held for 3 s then released."""
     rng = seeded_rng(name)
-    t = np.arange(round(SECONDS * SR)) / SR
+    t = np.arange(round(seconds * SR)) / SR
     f0 = 440.0 * 2 ** ((pitch - 69) / 12)
     partials = [k for k in range(1, 9) if k * f0 < SR / 2 - 500]
     tone = sum(np.sin(2 * np.pi * k * f0 * t + rng.uniform(0, 6.3)) / k for k in partials)

@@ -12,6 +12,10 @@ entries, as the real archives. Design (counts by the recipe's split rules, ident
 
 Small mode mimics the real small zips: the lists keep entries whose files are absent (dropped in
 small mode), and test `_unknown_` files carry a doubled `.wav.wav` suffix.
+
+Scaled (fakes.Scale, full and 5h): the train archive holds 2n clips of each of yes, no, bed, marvin
+(of the scale's clip length), of which n / 2 each go to validation_list and n / 4 each to
+testing_list; the test archive n clips of yes, no, _unknown_ and _silence_ in turn.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from fakes import FakeCorpus, SpotCheck, mirror_location
+from fakes import FakeCorpus, SpotCheck, current_scale, mirror_location
 
 from hearpreprocess.builtin.archives import seeded_rng, wav_bytes, write_tar_gz, write_zip
 from hearpreprocess.config import TaskConfig
@@ -38,17 +42,27 @@ ABSENT_IN_SMALL = {"valid": "up/8c7b691a_nohash_0.wav", "test": "left/9d32f10a_n
 NOISES = {"running_tap": 2.3, "white_noise": 2.0}
 TEST_FILES = ["yes/a2473d62_nohash_0", "no/b0f5b16d_nohash_1", "_silence_/1816"]
 TEST_UNKNOWN = "_unknown_/wow_c22d3f18_nohash_0"
+TEST_FOLDERS = ("yes", "no", "_unknown_", "_silence_")
+
+
+def SCALABLE(config: TaskConfig) -> bool:
+    return not config.is_small
 
 
 def make_fake_corpus(mirror_root: Path, config: TaskConfig) -> FakeCorpus:
     """Write the fake train and test archives for `config`'s sources under `mirror_root`."""
-    small = config.is_small
-    members = {"train": _train_members(small), "test": _test_members(small)}
+    small, scale = config.is_small, current_scale()
+    if scale is None:
+        members = {"train": _train_members(small), "test": _test_members(small)}
+    else:
+        members = _scaled_members(scale.clips_per_split, scale.seconds(1.0))
     md5 = {}
     for source in config.sources:
         path = mirror_location(mirror_root, source.url)
         write = write_zip if source.filename.endswith(".zip") else write_tar_gz
         md5[source.url] = write(path, members[source.split])
+    if scale is not None:
+        return FakeCorpus(md5=md5, labels={"yes", "no", "_unknown_", "_silence_"})
     unknown_suffix = ".wav" if config.is_small else ""  # the small zip's doubled suffix
     return FakeCorpus(
         md5=md5,
@@ -76,6 +90,31 @@ def _train_members(small: bool) -> dict[str, bytes]:
     members["validation_list.txt"] = "".join(f"{p}\n" for p in valid).encode()
     members["testing_list.txt"] = "".join(f"{p}\n" for p in test).encode()
     return members
+
+
+def _scaled_members(n: int, seconds: float) -> dict[str, dict[str, bytes]]:
+    """The train and test archives' members of a scaled fake (see the module docstring)."""
+    train = {"README.md": b"Fake Speech Commands v0.02\n", "LICENSE": b"CC BY 4.0\n"}
+    valid, test = [], []
+    for w, word in enumerate(TRAIN_WORDS):
+        for i in range(2 * n):
+            name = f"{word}/{w:02x}{i:06x}_nohash_0.wav"
+            train[name] = wav_bytes(_utterance(name, seconds), SR)
+            if i % 4 == 1:
+                valid.append(name)
+            elif i % 8 == 2:
+                test.append(name)
+    for noise, noise_seconds in NOISES.items():
+        name = f"_background_noise_/{noise}.wav"
+        train[name] = wav_bytes(_noise(name, noise_seconds), SR)
+    train["validation_list.txt"] = "".join(f"{p}\n" for p in valid).encode()
+    train["testing_list.txt"] = "".join(f"{p}\n" for p in test).encode()
+    # "ff" keeps the test archive's speaker ids apart from the train archive's ("00".."03").
+    names = [f"{TEST_FOLDERS[i % 4]}/ff{i:06x}_nohash_0.wav" for i in range(n)]
+    return {
+        "train": train,
+        "test": {name: wav_bytes(_utterance(name, seconds), SR) for name in names},
+    }
 
 
 def _test_members(small: bool) -> dict[str, bytes]:

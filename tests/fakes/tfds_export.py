@@ -159,7 +159,7 @@ def make_fake_corpus(mirror_root: Path, config: TaskConfig) -> FakeCorpus:
         md5[source.url] = write_zip(mirror_location(mirror_root, source.url), members)
         labels |= {_final(label) for _, _, label in clips}
         present += len(clips)
-    sizes = [len(a) for a in np.array_split(np.arange(present), config.nfolds)]
+    sizes = [len(a) for a in np.array_split(np.arange(present), len(config.splits))]
     return FakeCorpus(
         md5=md5,
         split_counts={f"fold{j:02d}": n for j, n in enumerate(sizes)},

@@ -12,7 +12,8 @@ and one 96 kHz WAVE_FORMAT_EXTENSIBLE file (its header written by hand).
 Small mode, like the real small zip, keeps the TSV whole but holds only 6 of the included WAVs (2
 per fold, the 96 kHz one among them), 2 excluded ones and 2 reference recordings, so 10 included
 rows point at absent files (dropped). The folds and spot checks below were computed once by
-building, then declared.
+building, then declared. Scaled (fakes.Scale, full mode): n * 3 / 4 included imitations per
+reference sound, of the scale's clip length.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from fakes import FakeCorpus, SpotCheck, mirror_location
+from fakes import FakeCorpus, SpotCheck, current_scale, mirror_location
 
 from hearpreprocess.builtin.archives import seeded_rng, wav_bytes, write_zip
 from hearpreprocess.config import TaskConfig
@@ -55,16 +56,18 @@ def imitation_name(reference: int, serial: int) -> str:
     return f"{prefix}{'_'.join(path)}-{digits}.wav"
 
 
-def tsv_rows() -> list[dict]:
+def SCALABLE(config: TaskConfig) -> bool:
+    return not config.is_small
+
+
+def tsv_rows(per_reference: int = IMITATIONS_PER_REFERENCE) -> list[dict]:
     """Every row of the fake vocal_imitations.txt: included takes first, then excluded ones."""
     rows = []
     takes = [
-        (r, t, True, False, False)
-        for r in range(len(REFERENCES))
-        for t in range(IMITATIONS_PER_REFERENCE)
+        (r, t, True, False, False) for r in range(len(REFERENCES)) for t in range(per_reference)
     ]
     takes += [
-        (r, IMITATIONS_PER_REFERENCE + i, False, draft, training)
+        (r, per_reference + i, False, draft, training)
         for i, (r, draft, training) in enumerate(EXCLUDED)
     ]
     for n, (reference, serial, included, draft, training) in enumerate(takes):
@@ -93,7 +96,11 @@ def tsv_rows() -> list[dict]:
 
 def make_fake_corpus(mirror_root: Path, config: TaskConfig) -> FakeCorpus:
     """Write the fake zip for every source of `config` under `mirror_root`."""
-    rows = tsv_rows()
+    scale = current_scale()
+    per_reference = IMITATIONS_PER_REFERENCE
+    if scale is not None:
+        per_reference = scale.per_group(len(REFERENCES), len(config.splits))
+    rows = tsv_rows(per_reference)
     included = [row["imitation_filename"] for row in rows if row["included"]]
     excluded = [row["imitation_filename"] for row in rows if not row["included"]]
     if config.is_small:
@@ -104,13 +111,16 @@ def make_fake_corpus(mirror_root: Path, config: TaskConfig) -> FakeCorpus:
     members.update(_side_files())
     for folder, names in (("included", included), ("excluded", excluded)):
         for name in names:
-            members[f"{ROOT}/vocal_imitations/{folder}/{name}"] = _imitation(name)
+            seconds = None if scale is None else scale.clip_seconds
+            members[f"{ROOT}/vocal_imitations/{folder}/{name}"] = _imitation(name, seconds)
     originals = [f"reference/{label}" for label in LABELS[: 2 if config.is_small else None]]
     originals += [] if config.is_small else ["non_reference/161Sounds of things_Alarm_Siren.wav"]
     for name in originals:
         members[f"{ROOT}/original_recordings/{name}"] = wav_bytes(_voice(name, 1.0), 44100)
     md5 = {s.url: write_zip(mirror_location(mirror_root, s.url), members) for s in config.sources}
     by_name = {row["imitation_filename"]: row["reference_filename"] for row in rows}
+    if scale is not None:
+        return FakeCorpus(md5=md5, labels={by_name[name] for name in included})
     counts, spot_checks = _expected(config.mode)
     return FakeCorpus(
         md5=md5,
@@ -155,10 +165,12 @@ def _side_files() -> dict[str, bytes]:
     return {f"{ROOT}/{name}": text.encode() for name, text in texts.items()}
 
 
-def _imitation(name: str) -> bytes:
-    """WAV bytes of a take: 0.3-3 s at 44.1 or 48 kHz, or the 96 kHz extensible file."""
+def _imitation(name: str, seconds: float | None = None) -> bytes:
+    """WAV bytes of a take: 0.3-3 s (or `seconds`) at 44.1 or 48 kHz, or the 96 kHz extensible
+    file."""
     rng = seeded_rng(name)
-    seconds = rng.uniform(0.3, 3.0)
+    drawn = rng.uniform(0.3, 3.0)
+    seconds = drawn if seconds is None else seconds
     if name == imitation_name(*HIGH_RATE_CLIP):
         return wave_format_extensible_bytes(_voice(name, seconds, 96000), 96000)
     sr = RATES[int(rng.integers(len(RATES)))]

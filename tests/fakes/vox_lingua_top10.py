@@ -13,6 +13,9 @@ such that the first seed (`split_k_folds`) puts every kept language in every fol
 Small mode (folders at the zip root, as in the small fixture): fr 3, ru 2 and ten languages of 1
 clip: the tie at rank 10 spans the ten singletons, of which ar..ja (8) are kept and lv, mk lost.
 13 clips, first seed, folds of 3/3/3/2/2.
+
+Scaled (fakes.Scale, full mode): n * 5 / 10 segments of each kept language and half as many of
+lv and nl (so they are not in the top ten), each as long as the scale's clip length.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from fakes import FakeCorpus, SpotCheck, mirror_location
+from fakes import FakeCorpus, SpotCheck, current_scale, mirror_location
 
 from hearpreprocess.builtin.archives import seeded_rng, wav_bytes, write_zip
 from hearpreprocess.config import TaskConfig
@@ -160,15 +163,39 @@ FULL_KEPT = ("ar", "az", "da", "et", "fa", "fi", "fr", "hy", "ja", "ru")
 SMALL_KEPT = ("fr", "ru", "ar", "az", "da", "et", "fa", "fi", "hy", "ja")
 
 
+def SCALABLE(config: TaskConfig) -> bool:
+    return not config.is_small
+
+
+def scaled_clips(per_language: int, seconds: float) -> dict[str, list[str]]:
+    """`per_language` segment names of each kept language, half as many of lv and nl."""
+    out = {}
+    for lang in (*FULL_KEPT, "lv", "nl"):
+        count = per_language if lang in FULL_KEPT else per_language // 2
+        names = []
+        for i in range(count):
+            video = seeded_rng(f"vox-{lang}-{i}").bytes(6).hex()[:11]
+            start = 10.0 + 25.0 * (i % 11)
+            names.append(f"{video}__U__S{i}---{start:08.3f}-{start + seconds:08.3f}")
+        out[lang] = names
+    return out
+
+
 def make_fake_corpus(mirror_root: Path, config: TaskConfig) -> FakeCorpus:
     """Write the fake dev.zip (or small zip) for every source of `config` under `mirror_root`."""
     clips, prefix = (SMALL_CLIPS, "") if config.is_small else (FULL_CLIPS, FULL_PREFIX)
+    scale = current_scale()
+    if scale is not None:
+        per_language = scale.per_group(len(FULL_KEPT), len(config.splits))
+        clips = scaled_clips(per_language, scale.seconds(18.64))
     members = {
         f"{prefix}{lang}/{name}.wav": wav_bytes(_speech(name), SR)
         for lang, names in sorted(clips.items())
         for name in names
     }
     md5 = {s.url: write_zip(mirror_location(mirror_root, s.url), members) for s in config.sources}
+    if scale is not None:
+        return FakeCorpus(md5=md5, labels=set(FULL_KEPT))
     if config.is_small:
         labels, counts = set(SMALL_KEPT), dict(zip(config.splits, (3, 3, 3, 2, 2)))
         checks = [

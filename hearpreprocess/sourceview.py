@@ -17,6 +17,7 @@ opening one before then is an error that says so.
 
 from __future__ import annotations
 
+import io
 import os
 import zipfile
 from functools import lru_cache
@@ -61,13 +62,16 @@ def file_size(path: str | os.PathLike) -> int:
     return _zip(archive, os.getpid()).getinfo(name).file_size
 
 
-def open_file(path: str | os.PathLike) -> BinaryIO:
-    """The file opened for reading; a member of a zip is read in place (seekable)."""
+def open_file(path: str | os.PathLike, head: int | None = None) -> BinaryIO:
+    """The file opened for reading, seekable; a member of a zip is read in place, whole into
+    memory (decompressed once: a deflated member seeks back by decompressing from its start
+    again, and decoders seek), or only its first `head` bytes."""
     path = Path(path)
     if path.is_file():
         return open(path, "rb")
     archive, name = _archive_member(path)
-    return _zip(archive, os.getpid()).open(name)  # type: ignore[return-value]
+    with _zip(archive, os.getpid()).open(name) as member:
+        return io.BytesIO(member.read(-1 if head is None else head))
 
 
 def _archive_member(path: Path) -> tuple[Path, str]:

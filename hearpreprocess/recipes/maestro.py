@@ -179,7 +179,7 @@ def _audio_seconds(path: Path, config: TaskConfig) -> float:
     """Duration from the WAV header (no decoding), read from the file or, in a source extracted
     `extract_first`, from its member in the archive."""
     try:
-        with sourceview.open_file(path) as f:
+        with sourceview.open_file(path, head=HEAD_BYTES) as f:
             head = f.read(HEAD_BYTES)
         return parse_wav_header(head, sourceview.file_size(path)).seconds
     except (OSError, ValueError) as e:

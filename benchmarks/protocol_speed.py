@@ -17,8 +17,14 @@ prediction array; --compare FILE checks a later run against such a record (exit 
 differs), so a speed change can be shown not to change results. --seeds N records N seeds per
 task (default 1) for that purpose. PYTHONPATH=OTHER_TREE times another copy of the code.
 
+When a change rounds differently on purpose, fingerprints cannot match; --scores FILE then writes
+each task's test score (the mean over its folds) for --seeds seeds, and --against FILE compares
+those with another tree's: per task the mean and standard deviation over the seeds, Welch's t-test
+and the two-sample Kolmogorov-Smirnov test (exit 1 when either gives p <= 0.05).
+--threads N sets torch's intra-op threads (default: torch's own choice).
+
 Usage: python benchmarks/protocol_speed.py [--repeats 3] [--tasks small large]
-       [--record FILE | --compare FILE] [--seeds N]
+       [--record FILE | --compare FILE] [--seeds N] [--scores FILE [--against FILE]]
 """
 
 from __future__ import annotations
@@ -123,6 +129,42 @@ def import_time(code: Path) -> float:
     return time.perf_counter() - started
 
 
+def mean_test_score(result: dict) -> float:
+    """The protocol's headline number: the mean of the folds' test scores."""
+    return float(np.mean([fold["test_score"] for fold in result["folds"].values()]))
+
+
+def compare_distributions(mine: dict, theirs: dict) -> bool:
+    """Print per task mean and sd over seeds and the two tests; True when no test rejects."""
+    from scipy import stats
+
+    same = True
+    for task in sorted(set(mine) & set(theirs)):
+        a, b = np.array(mine[task]), np.array(theirs[task])
+        if np.array_equal(np.sort(a), np.sort(b)):  # the tests are undefined for equal samples
+            welch = ks = 1.0
+        else:
+            welch = float(stats.ttest_ind(a, b, equal_var=False).pvalue)
+            ks = float(stats.ks_2samp(a, b).pvalue)
+        verdict = "same distribution" if min(welch, ks) > 0.05 else "DIFFERENT (p <= 0.05)"
+        same = same and min(welch, ks) > 0.05
+        print(f"{task}: this tree {a.mean():.4f} +- {a.std(ddof=1):.4f} (n={len(a)}), "
+              f"other {b.mean():.4f} +- {b.std(ddof=1):.4f} (n={len(b)}); "
+              f"Welch t p={welch:.3f}, KS p={ks:.3f}: {verdict}")  # fmt: skip
+    return same
+
+
+def score_distribution(args, tasks: dict, protocol) -> int:
+    """--scores / --against: each seed's mean test score per task, and their comparison."""
+    seeds = range(42, 42 + args.seeds)
+    scores = {name: [mean_test_score(protocol(name, seed)) for seed in seeds] for name in tasks}
+    args.scores.write_text(json.dumps(scores, indent=1, sort_keys=True))
+    print(f"wrote {args.seeds} seeds' mean test scores per task to {args.scores}")
+    if args.against is None:
+        return 0
+    return 0 if compare_distributions(scores, json.loads(args.against.read_text())) else 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
@@ -134,9 +176,15 @@ def main() -> int:
     parser.add_argument("--seeds", type=int, default=1, help="seeds 42.. fingerprinted per task")
     parser.add_argument("--record", type=Path, help="write the results' fingerprints here")
     parser.add_argument("--compare", type=Path, help="check the fingerprints against this record")
+    parser.add_argument("--scores", type=Path, help="write each seed's mean test score here")
+    parser.add_argument("--against", type=Path, help="compare --scores with this score file")
+    parser.add_argument("--threads", type=int, help="torch intra-op threads")
     args = parser.parse_args()
 
     import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     from heareval.metrics import SCORES
     from heareval.predictions.data import load_task
@@ -172,10 +220,14 @@ def main() -> int:
             print(f"  repeat {repeat + 1}: {name} {times[name][-1]:.2f} s", flush=True)
         starts.append(import_time(code))
     for name in tasks:
-        print(f"{name} ({described[name]}): best {min(times[name]):.2f} s of {args.repeats} "
-              f"({', '.join(f'{t:.2f}' for t in times[name])})")  # fmt: skip
-    print(f"import heareval.predictions.runner: best {min(starts):.2f} s of {args.repeats}")
+        if times[name]:
+            print(f"{name} ({described[name]}): best {min(times[name]):.2f} s of {args.repeats} "
+                  f"({', '.join(f'{t:.2f}' for t in times[name])})")  # fmt: skip
+    if starts:
+        print(f"import heareval.predictions.runner: best {min(starts):.2f} s of {args.repeats}")
 
+    if args.scores:
+        return score_distribution(args, tasks, protocol)
     if not (args.record or args.compare):
         return 0
     prints = {

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import os
 import re
 from pathlib import Path
-from typing import Any, Iterable
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, Iterable
 
 from hearcore.atomic import atomic_write_text
+
+if TYPE_CHECKING:  # pandas is imported where a DataFrame is handled: it costs 0.35 s to import
+    import pandas as pd
 
 _INT_PATTERN = re.compile(r"^[+-]?\d+$")
 
@@ -30,7 +32,11 @@ def is_missing(value: Any) -> bool:
     back a missing value)."""
     if isinstance(value, str):
         return not value.strip()
-    return value is None or bool(pd.isna(value))
+    if value is None or isinstance(value, float):
+        return value is None or math.isnan(value)
+    import pandas as pd  # pandas' own missing values (NA, NaT) and numpy scalars
+
+    return bool(pd.isna(value))
 
 
 def plain(value: Any) -> Any:
@@ -75,6 +81,8 @@ def coerce_labels(values: Iterable[Any]) -> list[Any]:
 def label_vocabulary(df: pd.DataFrame) -> pd.DataFrame:
     """The vocabulary table of the task's rows `df`: columns `idx`, `label`, the sorted union of
     the coerced labels; missing labels (None, NaN, "") are left out."""
+    import pandas as pd
+
     labels = sorted({v for v in coerce_labels(df["label"]) if v is not None})
     return pd.DataFrame({"idx": range(len(labels)), "label": pd.Series(labels, dtype=object)})
 

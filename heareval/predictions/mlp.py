@@ -3,9 +3,9 @@
 Configurations sharing an architecture (hidden_layers, hidden_dim, batch_size) are stacked along a
 leading config dimension: the first layer is one matrix product of the shared minibatch with all
 configurations' weights, later layers are batched matrix products, BatchNorm statistics, dropout
-masks, learning rates and weight decay are per configuration, and Adam is applied elementwise with
-per-configuration learning rates. A configuration that stops (early stopping or max_epochs) keeps
-its best state and is removed from the stack, so it costs nothing afterwards.
+masks, learning rates and weight decay are per configuration, and torch's fused Adam updates each
+configuration's slice of the stack with its own learning rate and decay. A configuration that
+stops (early stopping or max_epochs) keeps its best state and leaves the stack.
 
 Randomness is arranged so that training n configurations together equals training each alone:
 every configuration draws its initial weights and dropout masks from its own generator (seeded by
@@ -24,17 +24,17 @@ from typing import Callable
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch.optim.adam import adam
 
 from hearcore.allocator import reuse_freed_memory
 from heareval.predictions.grid import check_config
+from heareval.predictions.norm import BN_EPS, TrainingNorm
 
-BETAS, ADAM_EPS, BN_EPS, BN_MOMENTUM = (0.9, 0.999), 1e-8, 1e-5, 0.1
+BETAS, ADAM_EPS, BN_MOMENTUM = (0.9, 0.999), 1e-8, 0.1
 PREDICT_BATCH = 4096
-# On a CPU the configurations' matrix products are compute-bound already, and big stacks spill the
-# caches. Measured per configuration and step (2 x 1024 hidden, batch 1024, 2 cores): 73 ms alone,
-# 66 ms in stacks of 2 or 4, 103 ms in a stack of 8, 115 ms in one of 16; the whole default grid
-# (benchmarks/grid_training.py --max-epochs 3) took 0.99x the sequential time in stacks of 2,
-# 0.87x in stacks of 4.
+# On a CPU the matrix products are compute-bound already and big stacks spill the caches: per
+# configuration and step (2 x 1024 hidden, batch 1024, 2 cores) 73 ms alone, 66 ms in stacks of 2
+# or 4, 103 ms in one of 8 (benchmarks/grid_training.py).
 CPU_STACK = 2
 
 # validate(probabilities (N, K), mean loss) -> (monitored value, chosen post-processing)
@@ -94,45 +94,50 @@ def init_state(configs: list[dict], dim: int, n_out: int, seeds: list[int], devi
     return {k: torch.stack([t[k] for t in per_config]).to(device) for k in per_config[0]}
 
 
-def forward(state: dict, x: torch.Tensor, masks: list | None = None) -> torch.Tensor:
+def forward(
+    state: dict, x: torch.Tensor, masks: list | None = None, inverse_keep=None
+) -> torch.Tensor:
     """Logits (C, B, K) of every stacked configuration for one input batch x (B, D).
 
-    With `masks` (training) BatchNorm uses batch statistics and updates its running buffers in
-    place; without, it uses the running buffers (evaluation).
+    With `masks` (training: per hidden layer (C, B, width), 1 where a unit is kept; kept units
+    scaled by `inverse_keep` (C, 1, 1), default 1) BatchNorm uses batch statistics and updates
+    its running buffers in place; without, it uses them (evaluation). BatchNorm subtracts its
+    input's mean, so a hidden layer's (frozen) bias goes into the running mean instead.
     """
     n_layers = _n_layers(state)
     h = x
     for i in range(n_layers):
         w, b = state[f"w{i}"], state[f"b{i}"]
-        if i == 0:
-            h = torch.einsum("bd,cdh->cbh", x, w) + b[:, None, :]
-        else:
-            h = torch.baddbmm(b[:, None, :], h, w)
-        if i == n_layers - 1:
-            return h
-        if masks is not None:
-            mean, var = h.mean(1, keepdim=True), h.var(1, unbiased=False, keepdim=True)
-            with torch.no_grad():
-                n = h.shape[1]
-                state[f"mean{i}"].lerp_(mean[:, 0], BN_MOMENTUM)
-                state[f"var{i}"].lerp_(var[:, 0] * n / (n - 1), BN_MOMENTUM)
-        else:
-            mean, var = state[f"mean{i}"][:, None, :], state[f"var{i}"][:, None, :]
-        h = (h - mean) / torch.sqrt(var + BN_EPS)
-        h = h * state[f"gamma{i}"][:, None, :] + state[f"beta{i}"][:, None, :]
-        if masks is not None:
-            h = h * masks[i]
-        h = torch.relu(h)
+        if i == n_layers - 1:  # x (B, D) broadcasts over the stack; later h is (C, B, width)
+            return torch.baddbmm(b[:, None, :], h.expand(len(w), -1, -1), w)
+        h = torch.matmul(h, w)
+        gamma, beta = state[f"gamma{i}"][:, None, :], state[f"beta{i}"][:, None, :]
+        if masks is None:
+            scale = gamma * torch.rsqrt(state[f"var{i}"][:, None, :] + BN_EPS)
+            shift = beta - (state[f"mean{i}"] - b)[:, None, :] * scale
+            h = torch.relu(torch.addcmul(shift, h, scale))
+            continue
+        keep = torch.ones(()) if inverse_keep is None else inverse_keep
+        h, mean, var = TrainingNorm.apply(h, gamma, beta, masks[i], keep.to(h.device))
+        with torch.no_grad():
+            n = h.shape[1]
+            state[f"mean{i}"].lerp_(mean[:, 0] + b, BN_MOMENTUM)
+            state[f"var{i}"].lerp_(var[:, 0] * n / (n - 1), BN_MOMENTUM)
     return h
 
 
-def loss_per_config(logits: torch.Tensor, y: torch.Tensor, multilabel: bool) -> torch.Tensor:
-    """Mean loss of each configuration (C,): BCE-with-logits or cross-entropy."""
+def loss_per_config(
+    logits: torch.Tensor, y: torch.Tensor, multilabel: bool, classes=None
+) -> torch.Tensor:
+    """Mean loss of each configuration (C,): BCE-with-logits or cross-entropy.
+
+    `classes` (B,): the class index of every row of a multiclass y, when the caller has it.
+    """
     n_configs, batch, n_out = logits.shape
     if multilabel:
         target = y.expand(n_configs, batch, n_out)
         return F.binary_cross_entropy_with_logits(logits, target, reduction="none").mean((1, 2))
-    target = y.argmax(1).repeat(n_configs)
+    target = (y.argmax(1) if classes is None else classes).repeat(n_configs)
     flat = F.cross_entropy(logits.reshape(-1, n_out), target, reduction="none")
     return flat.view(n_configs, batch).mean(1)
 
@@ -140,7 +145,7 @@ def loss_per_config(logits: torch.Tensor, y: torch.Tensor, multilabel: bool) -> 
 def predict(state: dict, x: torch.Tensor, rows, multilabel: bool) -> tuple[torch.Tensor, ...]:
     """(probabilities, logits), each (C, N, K), for rows of x, in evaluation mode."""
     rows = torch.as_tensor(rows, device=x.device)
-    with torch.no_grad():
+    with torch.inference_mode():
         logits = torch.cat(
             [
                 forward(state, x[rows[i : i + PREDICT_BATCH]])
@@ -148,7 +153,7 @@ def predict(state: dict, x: torch.Tensor, rows, multilabel: bool) -> tuple[torch
             ],
             dim=1,
         )
-    probs = torch.sigmoid(logits) if multilabel else torch.softmax(logits, -1)
+        probs = torch.sigmoid(logits) if multilabel else torch.softmax(logits, -1)
     return probs, logits
 
 
@@ -170,81 +175,73 @@ class _Group:
             self.state[k].requires_grad_(True)
         self.m = {k: torch.zeros_like(self.state[k]) for k in self.params}
         self.v = {k: torch.zeros_like(self.state[k]) for k in self.params}
-        self._buffers()
         self.gens = []
         for seed in seeds:  # dropout masks: a second per-config stream, on the data's device
             self.gens.append(torch.Generator(device=device).manual_seed(seed + 1))
-        self.step = 0
+        # fused Adam's step counters: one float32 scalar per parameter, on its device
+        self.steps = [[torch.zeros((), device=device) for _ in self.params] for _ in configs]
         self._refresh()
 
     def _refresh(self):
         dev = self.state["w0"].device
-        self.lr = torch.tensor([c["lr"] for c in self.configs], device=dev)
-        self.wd = torch.tensor([c.get("weight_decay", 0.0) for c in self.configs], device=dev)
-        self.keep = torch.tensor([1.0 - c["dropout"] for c in self.configs], device=dev)
-        self.any_decay = any(c.get("weight_decay", 0.0) for c in self.configs)
-        self._keep3 = self.keep[:, None, None]
-        self._scale3 = torch.ones_like(self.keep).div_(self.keep)[:, None, None]
-        self._draws = self._masks = torch.empty(0)  # the masks' buffers, sized by the first batch
-
-    def _buffers(self):
-        """Scratch tensors of Adam, reused every step (their size changes only with the stack)."""
-        self.scratch = {k: torch.empty_like(self.state[k]) for k in self.params}
-        self._eps = torch.tensor(ADAM_EPS, dtype=torch.float32)  # (used on a CPU only)
-        self.denom = {k: torch.empty_like(self.state[k]) for k in self.params}
+        keep = torch.tensor([1.0 - c["dropout"] for c in self.configs], dtype=torch.float64)
+        # A unit is kept when its 15 random bits are below round(keep 2^15): keep to within
+        # 2^-16, and the kept units are scaled by the inverse of that realised probability.
+        levels = (keep * 2**15).round()
+        self.below = (levels - 1).to(torch.int16).to(dev)[None, :, None]
+        self.inverse_keep = (2**15 / levels).to(torch.float32).to(dev)[:, None, None]
+        self._words = torch.empty(0, dtype=torch.int64)  # masks' buffers, sized by first batch
 
     def masks(self, batch: int, device) -> list:
-        """Dropout masks (C, batch, width) per hidden layer: 1/keep where kept, else 0.
+        """Dropout masks (C, batch, width) per hidden layer: 1.0 where a unit is kept, else 0.
 
-        Each configuration's uniforms are drawn straight into buffers kept between steps, in
-        the order of per-layer draws; a step's masks are dead once its gradients are taken.
+        Each configuration fills 64-bit words from its own generator; a word holds four 15-bit
+        draws (the top bit of each 16-bit quarter is dropped: random_ leaves an int64's sign bit
+        zero), a quarter of the generator calls of a float per unit. The buffers are reused: a
+        step's masks are dead once its gradients are taken.
         """
         n_hidden, width = self.configs[0]["hidden_layers"], self.configs[0]["hidden_dim"]
-        shape = (n_hidden, len(self.gens), batch, width)
-        if self._draws.numel() < math.prod(shape):
-            self._draws = torch.empty(math.prod(shape), device=device)
-            self._masks = torch.empty(math.prod(shape), device=device)
-        draws = self._draws[: math.prod(shape)].view(shape)
-        masks = self._masks[: math.prod(shape)].view(shape)
+        if n_hidden == 0:  # a linear probe: nothing to drop
+            return []
+        units, n_configs = batch * width, len(self.gens)
+        words = -(-units // 4)
+        if self._words.shape[-1] < words:  # a trailing short batch uses the front
+            shape = (n_hidden, n_configs, words)
+            self._words = torch.empty(shape, dtype=torch.int64, device=device)
+            self._bits = torch.empty(shape[:2] + (4 * words,), dtype=torch.int16, device=device)
+            self._masks = torch.empty(shape[:2] + (4 * words,), device=device)
         for i in range(n_hidden):
             for j, gen in enumerate(self.gens):
-                torch.rand(batch, width, generator=gen, device=device, out=draws[i, j])
-            # (u < keep) / keep: 1 / keep is the same float32 division as before, 0 stays 0
-            torch.mul(torch.lt(draws[i], self._keep3), self._scale3, out=masks[i])
-        return list(masks)
+                self._words[i, j, :words].random_(generator=gen)
+        quarters = self._words.view(torch.int16)[..., :units]
+        bits = torch.bitwise_and(quarters, 0x7FFF, out=self._bits[..., :units])
+        masks = torch.le(bits, self.below, out=self._masks[..., :units])
+        return list(masks.view(n_hidden, n_configs, batch, width))
 
     def adam_step(self, grads):
-        """Adam with coupled weight decay and per-configuration lr and decay, in kept buffers.
+        """torch's fused Adam (coupled weight decay) on each configuration's slice of the stack.
 
-        Op for op the arithmetic of `g += wd p; m = lerp(m, g, 1 - b1); v = b2 v + (1 - b2) g^2;
-        p -= ((lr / c1) m) / (sqrt(v) / sqrt(c2) + eps)`, so results are bit-identical to the
-        former step; what is gone is its temporaries (on this VM every freshly allocated
-        megabyte costs page faults, docs/benchmarks.md) and a third of its passes over memory:
-        `addcdiv` computes `a + (s t1) / t2` with the same roundings as the separate ops.
+        One kernel per configuration reads each parameter, gradient and moment once (the former
+        hand-written step made six passes); it rounds differently (docs/benchmarks.md).
         """
-        self.step += 1
-        c1, c2 = 1 - BETAS[0] ** self.step, 1 - BETAS[1] ** self.step
-        step_size = self.lr / c1  # float32, per configuration
-        # On a CPU each configuration's update is one addcdiv with its step size as a scalar
-        # (reading them costs no synchronisation there); elsewhere a broadcast product.
-        sizes = step_size.tolist() if step_size.device.type == "cpu" else None
-        root_c2 = torch.tensor(math.sqrt(c2), dtype=torch.float32)  # as `/ math.sqrt(c2)` divides
         with torch.no_grad():
-            for k, g in zip(self.params, grads):
-                p, m, v, scratch = self.state[k], self.m[k], self.v[k], self.scratch[k]
-                shape = (-1,) + (1,) * (p.dim() - 1)
-                if self.any_decay:  # g + wd p; without decay, g + 0 p is g
-                    g = torch.mul(self.wd.view(shape), p, out=scratch).add_(g)
-                m.lerp_(g, 1 - BETAS[0])
-                v.mul_(BETAS[1]).addcmul_(g, g, value=1 - BETAS[1])
-                denom = torch.sqrt(v, out=self.denom[k])
-                if sizes is None:
-                    denom.div_(math.sqrt(c2)).add_(ADAM_EPS)
-                    p.sub_(torch.mul(step_size.view(shape), m, out=scratch).div_(denom))
-                    continue
-                torch.addcdiv(self._eps, denom, root_c2, out=denom)  # eps + 1 d / sqrt(c2)
-                for j, size in enumerate(sizes):  # p - (s m) / d == p + ((-s) m) / d
-                    p[j].addcdiv_(m[j], denom[j], value=-size)
+            for j, config in enumerate(self.configs):
+                adam(
+                    [self.state[k][j] for k in self.params],
+                    [g[j] for g in grads],
+                    [self.m[k][j] for k in self.params],
+                    [self.v[k][j] for k in self.params],
+                    [],
+                    self.steps[j],
+                    fused=True,
+                    amsgrad=False,
+                    beta1=BETAS[0],
+                    beta2=BETAS[1],
+                    lr=config["lr"],
+                    weight_decay=config.get("weight_decay", 0.0),
+                    eps=ADAM_EPS,
+                    maximize=False,
+                )
 
     def snapshot(self, j: int) -> dict:
         return {k: v[j : j + 1].detach().clone() for k, v in self.state.items()}
@@ -257,10 +254,10 @@ class _Group:
                     d[k] = d[k].index_select(0, index).detach()
         for k in self.params:
             self.state[k].requires_grad_(True)
-        self._buffers()
         self.ids = [self.ids[j] for j in positions]
         self.configs = [self.configs[j] for j in positions]
         self.gens = [self.gens[j] for j in positions]
+        self.steps = [self.steps[j] for j in positions]
         self._refresh()
 
 
@@ -279,6 +276,7 @@ def _train_group(group, results, x, y, split_rows, validate, multilabel, maximiz
     batch_size = group.configs[0]["batch_size"]
     shuffler = torch.Generator().manual_seed(shuffle_seed)
     train_rows = torch.as_tensor(train_rows, device=device)
+    classes = None if multilabel else y.argmax(1)
     waits = {i: 0 for i in group.ids}
     epoch = 0
     while group.ids:
@@ -287,8 +285,10 @@ def _train_group(group, results, x, y, split_rows, validate, multilabel, maximiz
             rows = order[start : start + batch_size]
             if len(rows) < 2:
                 continue
-            logits = forward(group.state, x[rows], group.masks(len(rows), device))
-            loss = loss_per_config(logits, y[rows], multilabel).sum()
+            masks = group.masks(len(rows), device)
+            logits = forward(group.state, x[rows], masks, group.inverse_keep)
+            batch_classes = None if classes is None else classes[rows]
+            loss = loss_per_config(logits, y[rows], multilabel, batch_classes).sum()
             group.adam_step(torch.autograd.grad(loss, [group.state[k] for k in group.params]))
         due = [
             j

@@ -31,7 +31,6 @@ from pathlib import Path
 import numpy as np
 
 from hearcore.atomic import atomic_write_bytes, atomic_write_text
-from hearcore.bundle import audio_rates, is_bundle
 from hearcore.cli import NOT_FOUND, OK, USAGE, UserError, make_parser, run_command
 from hearcore.format import METADATA_FILE
 from heareval.leaderboard.collect import (
@@ -130,6 +129,9 @@ def _embedding_folders(path: Path, depth: int) -> list[Path]:
 
 def _is_bundle(path: Path) -> bool:
     """A task bundle with its audio (an embedding folder has a task_metadata.json too)."""
+    # Imported here: hearcore.bundle imports pandas (0.35 s), which a prediction run never needs.
+    from hearcore.bundle import audio_rates, is_bundle
+
     return is_bundle(path) and bool(audio_rates(path))
 
 

@@ -1,5 +1,6 @@
 """The batched grid trainer: equal to training each configuration alone, early stopping, BN,
-the loss chosen by the caller's multilabel, configurations it cannot honour rejected."""
+the loss chosen by the caller's multilabel, configurations it cannot honour rejected, and its
+fused parts (Adam, dropout masks, BatchNorm block) against independent implementations."""
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ from heareval.predictions.grid import FASTER_PARAM_GRID, PARAM_GRID, enumerate_g
 from heareval.predictions.mlp import (
     ADAM_EPS,
     BETAS,
+    BN_EPS,
     _Group,
     forward,
     init_state,
@@ -18,6 +20,7 @@ from heareval.predictions.mlp import (
     predict,
     train_grid,
 )
+from heareval.predictions.norm import TrainingNorm
 
 
 class Top1:
@@ -163,39 +166,102 @@ def test_configurations_the_trainer_cannot_honour_are_rejected(change, message):
         run([configs()[0], {**configs()[1], **change}], [0, 1], x, y, c)
 
 
-def reference_adam(state, m, v, grads, lr, wd, step):
-    """The trainer's former Adam step, temporaries and all: the kept-buffer step must match it
-    bit for bit (results for a fixed seed did not change when it was rewritten)."""
-    c1, c2 = 1 - BETAS[0] ** step, 1 - BETAS[1] ** step
-    for k, g in grads.items():
-        p = state[k]
-        shape = (-1,) + (1,) * (p.dim() - 1)
-        g = g + wd.view(shape) * p
-        m[k].lerp_(g, 1 - BETAS[0])
-        v[k].mul_(BETAS[1]).addcmul_(g, g, value=1 - BETAS[1])
-        denom = (v[k].sqrt() / np.sqrt(c2)).add_(ADAM_EPS)
-        p.sub_((lr / c1).view(shape) * m[k] / denom)
+def torch_adam_reference(group, grads_per_step):
+    """Each configuration's parameters trained alone by torch.optim.Adam's plain (for-loop)
+    implementation, from the group's initial values: the stacked fused step must agree."""
+    per_config = []
+    for j, config in enumerate(group.configs):
+        params = [torch.nn.Parameter(group.state[k][j].detach().clone()) for k in group.params]
+        optimiser = torch.optim.Adam(
+            params,
+            lr=config["lr"],
+            betas=BETAS,
+            eps=ADAM_EPS,
+            weight_decay=config.get("weight_decay", 0.0),
+            foreach=False,
+            fused=False,
+        )
+        for grads in grads_per_step:
+            for p, k in zip(params, group.params):
+                p.grad = grads[k][j].clone()
+            optimiser.step()
+        per_config.append(params)
+    return per_config
 
 
 @pytest.mark.parametrize("decay", [(0.0, 0.0), (1e-3, 0.0), (1e-2, 1e-4)])
-def test_adam_and_dropout_masks_are_bit_identical_to_the_former_step(decay):
+def test_stacked_fused_adam_matches_torch_adam_per_configuration(decay):
     base = {**configs()[0], "hidden_layers": 2, "dropout": 0.3}
     cfgs = [{**base, "lr": 1e-2, "weight_decay": decay[0]}, {**base, "lr": 3.2e-4,
             "weight_decay": decay[1], "dropout": 0.1}]  # fmt: skip
     group = _Group(cfgs, [0, 1], [7, 8], 12, 4, "cpu")
-    state = {k: t.detach().clone() for k, t in group.state.items()}
-    m = {k: torch.zeros_like(state[k]) for k in group.params}
-    v = {k: torch.zeros_like(state[k]) for k in group.params}
-    gens = [torch.Generator().manual_seed(s + 1) for s in (7, 8)]
-    keep = torch.tensor([0.7, 0.9])[:, None, None]
     gen = torch.Generator().manual_seed(0)
-    for step, batch in enumerate([32, 32, 5, 32, 17], 1):  # a short batch reuses the buffers
-        masks = group.masks(batch, "cpu")
-        for i, mask in enumerate(masks):
-            draws = torch.stack([torch.rand(batch, 16, generator=g) for g in gens])
-            assert torch.equal(mask, (draws < keep).float() / keep), (step, i)
-        grads = {k: torch.randn(state[k].shape, generator=gen) for k in group.params}
+    grads_per_step = [
+        {k: torch.randn(group.state[k].shape, generator=gen) for k in group.params}
+        for _ in range(5)
+    ]
+    expected = torch_adam_reference(group, grads_per_step)
+    for grads in grads_per_step:
         group.adam_step([grads[k] for k in group.params])
-        reference_adam(state, m, v, grads, group.lr, group.wd, step)
-        for k in group.params:
-            assert torch.equal(group.state[k].detach(), state[k]), (step, k)
+    for j in range(2):
+        for k, want in zip(group.params, expected[j]):
+            got = group.state[k][j].detach()
+            assert not torch.equal(got, grads_per_step[0][k][j])  # the step moved it
+            torch.testing.assert_close(got, want.detach(), rtol=1e-5, atol=1e-6, msg=k)
+
+
+def expected_masks(seed: int, draws: list[int], keep: float, width: int):
+    """Masks from the same generator stream, decoded with integer shifts (not int16 views)."""
+    gen = torch.Generator().manual_seed(seed + 1)
+    levels = round(keep * 2**15)
+    for batch in draws:
+        units = batch * width
+        words = torch.empty(-(-units // 4), dtype=torch.int64).random_(generator=gen).numpy()
+        quarters = np.stack([(words >> (16 * q)) & 0x7FFF for q in range(4)], axis=1).ravel()
+        yield (quarters[:units] < levels).reshape(batch, width)
+
+
+def test_dropout_masks_come_from_each_configurations_own_stream():
+    base = {**configs()[0], "hidden_layers": 2, "hidden_dim": 64}
+    cfgs = [{**base, "dropout": 0.3}, {**base, "dropout": 0.1}, {**base, "dropout": 0.0}]
+    group = _Group(cfgs, [0, 1, 2], [7, 8, 9], 12, 4, "cpu")
+    batches = [32, 32, 5, 32]  # a short batch uses the front of the kept buffers
+    # the masks live in buffers the next step overwrites: copy each step's
+    steps = [[m.clone() for m in group.masks(batch, "cpu")] for batch in batches]
+    for j, (seed, config) in enumerate(zip([7, 8, 9], cfgs)):
+        keep = 1 - config["dropout"]
+        draws = [b for b in batches for _ in range(2)]  # one draw per hidden layer and step
+        wanted = list(expected_masks(seed, draws, keep, 64))
+        got = [step[i][j].numpy() for step in steps for i in range(2)]
+        for step, (mine, theirs) in enumerate(zip(got, wanted)):
+            np.testing.assert_array_equal(mine, theirs.astype(np.float32), err_msg=str(step))
+        share = np.concatenate([g.ravel() for g in got]).mean()
+        assert share == pytest.approx(keep, abs=0.03)
+        assert float(group.inverse_keep[j]) == pytest.approx(1 / keep, rel=1e-4)
+
+
+def test_training_norm_matches_batch_norm_relu_and_dropout_in_float64():
+    torch.manual_seed(0)
+    h = torch.randn(2, 9, 6, dtype=torch.float64, requires_grad=True)
+    gamma = torch.randn(2, 1, 6, dtype=torch.float64, requires_grad=True)
+    beta = torch.randn(2, 1, 6, dtype=torch.float64, requires_grad=True)
+    mask = (torch.rand(2, 9, 6) < 0.7).double()
+    inverse_keep = torch.tensor([1 / 0.7, 1 / 0.9], dtype=torch.float64)[:, None, None]
+
+    def mine(h, gamma, beta):
+        return TrainingNorm.apply(h, gamma, beta, mask, inverse_keep)[0]
+
+    def torch_reference(h, gamma, beta):  # torch's BatchNorm, per configuration
+        normed = [
+            F.batch_norm(h[j], None, None, gamma[j, 0], beta[j, 0], training=True, eps=BN_EPS)
+            for j in range(2)
+        ]
+        return torch.relu(torch.stack(normed)) * mask * inverse_keep
+
+    torch.testing.assert_close(mine(h, gamma, beta), torch_reference(h, gamma, beta))
+    assert torch.autograd.gradcheck(mine, (h, gamma, beta))
+    out = mine(h, gamma, beta)
+    grads = torch.autograd.grad(out.square().sum(), (h, gamma, beta))
+    wanted = torch.autograd.grad(torch_reference(h, gamma, beta).square().sum(), (h, gamma, beta))
+    for got, want in zip(grads, wanted):
+        torch.testing.assert_close(got, want)

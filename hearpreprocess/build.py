@@ -233,7 +233,9 @@ def _step_ids(steps: list[luigi.Task]) -> set[str]:
             continue
         seen.add(step.task_id)
         try:
-            todo += luigi.task.flatten(step.requires())  # a bundle's shards once planned
+            todo += luigi.task.flatten(step.requires())
+            if isinstance(step, TaskBundle) and step.split_step().complete():
+                todo += [s for shards in step.audio_shards().values() for s in shards]
         except Exception:  # a broken step (e.g. its recipe does not import) has its own record
             continue
     return seen
@@ -255,10 +257,10 @@ def _builtin_downloads_done(config: TaskConfig, work_dir: Path) -> bool:
 def _run_luigi(root: AllTasks, args: argparse.Namespace) -> list[luigi.Task]:
     """Run the graph; returns the steps this worker found to do (Luigi's pending ones).
 
-    On a shared luigid the splits are built first, in a round of their own: a bundle's audio
-    shards are then known when the graph is scheduled, so every host schedules them and luigid
-    spreads them over all hosts. (Shards yielded by a running step could only run on the host
-    that yielded them.) Bundles whose splits failed are left out of the second round.
+    On a shared luigid the splits are built first, in a round of their own; the second round
+    asks for the bundles' audio shards too, so every host schedules them and luigid spreads them
+    over all hosts. (Shards only yielded by a running bundle step could run on its host alone.)
+    Bundles whose splits failed are left out of the second round.
     """
     load_luigi_config(args.luigi_config)
     configure_luigi_logging(args.verbose)
@@ -269,9 +271,11 @@ def _run_luigi(root: AllTasks, args: argparse.Namespace) -> list[luigi.Task]:
     luigi.configuration.get_config().set("worker", "keep_alive", "true")
     bundles = [_bundle_step(steps[0]) for steps in root.steps_per_config()]
     scheduled = _luigi_round([b.split_step() for b in bundles], args)
-    planned = [c for c, b in zip(root.configs, bundles) if b.split_step().complete()]
+    planned = [(c, b) for c, b in zip(root.configs, bundles) if b.split_step().complete()]
     if planned:
-        scheduled += _luigi_round([root.clone(configs=planned)], args)
+        shards = [s for _, b in planned for split in b.audio_shards().values() for s in split]
+        second = root.clone(configs=[c for c, _ in planned])
+        scheduled += _luigi_round([second, *shards], args)
     return scheduled
 
 

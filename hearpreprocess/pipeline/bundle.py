@@ -62,14 +62,10 @@ class TaskBundle(TaskStep):
     # Whether the shards write the tarballs' gzip members too (AudioShard.tar_members).
     tar_members = luigi.BoolParameter(default=True, significant=False)
 
-    def requires(self) -> list[luigi.Task]:
-        """The split step, and its audio shards once it has planned them. Shards known when the
-        graph is scheduled are scheduled by every worker that asks for the bundle, so on a
-        shared luigid all hosts run them; otherwise run() yields them (to its own worker)."""
-        splits = self.split_step()
-        if not splits.complete():
-            return [splits]
-        return [splits] + [s for shards in self.audio_shards().values() for s in shards]
+    def requires(self) -> SplitMetadata:
+        # Not the shards: Luigi asks again just before run() (check_unfulfilled_deps), when the
+        # splits, and so the shards, exist; run() yields them instead.
+        return self.split_step()
 
     def split_step(self) -> SplitMetadata:
         return SplitMetadata(config=self.split_view(), **self.work_settings())

@@ -109,11 +109,14 @@ class _MemberStream:
         self.offset += size + len(_padding(size))
 
     def copy_member(self, member: Member) -> None:
-        """A member compressed beforehand, copied from where it was stored."""
+        """A member compressed beforehand, copied from where it was stored (in the kernel where
+        it can: the bytes need not pass through this process)."""
         self._close_member()
         with open(member.path, "rb") as f:
-            f.seek(member.offset)
-            left = member.length
+            self.raw.flush()
+            copied = _copy_range(f, self.raw, member.offset, member.length)
+            f.seek(member.offset + copied)
+            left = member.length - copied
             while left > 0:
                 chunk = f.read(min(_COPY_BUFFER, left))
                 if not chunk:
@@ -132,6 +135,23 @@ class _MemberStream:
         if self.gz is not None:
             self.gz.close()  # ends the member; `raw` stays open
             self.gz = None
+
+
+def _copy_range(src: BinaryIO, dest: BinaryIO, offset: int, length: int) -> int:
+    """Copy `length` bytes of `src` from `offset` to `dest`'s position with copy_file_range(2);
+    returns how many were copied (fewer, down to 0, where the kernel cannot: the caller copies
+    the rest)."""
+    copy = getattr(os, "copy_file_range", None)
+    done = 0
+    while copy is not None and done < length:
+        try:
+            n = copy(src.fileno(), dest.fileno(), length - done, offset + done)
+        except OSError:  # e.g. across file systems on old kernels, or not supported
+            break
+        if n == 0:
+            break
+        done += n
+    return done
 
 
 def _copy_or_compress(stream: _MemberStream, member: Member, f: BinaryIO, size: int) -> None:

@@ -27,7 +27,7 @@ from hearcore.format import REPORT_FILE, SAMPLE_RATES, tarball_name
 from hearcore.lock import hold_lock
 from hearpreprocess import builtin
 from hearpreprocess.config import TaskConfig
-from hearpreprocess.pipeline import AllTasks, DownloadedFile, TaskBundle
+from hearpreprocess.pipeline import AllSplits, AllTasks, DownloadedFile, TaskBundle
 from hearpreprocess.pipeline.base import (
     FAILURE_LOG_ENV,
     TIMING_LOG_ENV,
@@ -269,18 +269,15 @@ def _run_luigi(root: AllTasks, args: argparse.Namespace) -> list[luigi.Task]:
     # Wait for steps another host is running instead of ending "not done" while they run;
     # luigid's retry_count bounds the wait for a step that keeps failing.
     luigi.configuration.get_config().set("worker", "keep_alive", "true")
-    bundles = [_bundle_step(steps[0]) for steps in root.steps_per_config()]
-    scheduled = _luigi_round([b.split_step() for b in bundles], args)
+    splits = AllSplits(**root.param_kwargs)
+    scheduled = _luigi_round([splits], args)
+    bundles = root.bundles()
     planned = [(c, b) for c, b in zip(root.configs, bundles) if b.split_step().complete()]
     if planned:
         shards = [s for _, b in planned for split in b.audio_shards().values() for s in split]
         second = root.clone(configs=[c for c, _ in planned])
         scheduled += _luigi_round([second, *shards], args)
     return scheduled
-
-
-def _bundle_step(step: luigi.Task) -> TaskBundle:
-    return step if isinstance(step, TaskBundle) else step.requires()
 
 
 def _luigi_round(roots: list[luigi.Task], args: argparse.Namespace) -> list[luigi.Task]:

@@ -10,7 +10,7 @@ from pathlib import Path
 from hearcore.atomic import atomic_write_text
 from hearpreprocess.build import make_root, run_rates
 from hearpreprocess.config import TaskConfig
-from hearpreprocess.pipeline import AudioShard, TaskBundle
+from hearpreprocess.pipeline import AudioShard
 from hearpreprocess.pipeline.shards import PLAN_FILE
 
 THROUGHPUT_FILE = "throughput.json"
@@ -48,8 +48,7 @@ def record_throughput(
     wrote no audio (the file is then left as it was). Atomic: a concurrent dry run reads the
     old record or the new one."""
     shards: dict[str, AudioShard] = {}
-    for steps in make_root(configs, args).steps_per_config():
-        bundle = steps[0] if isinstance(steps[0], TaskBundle) else steps[0].requires()
+    for bundle in make_root(configs, args).bundles():
         if bundle.split_step().complete():
             shards.update({s.task_id: s for ss in bundle.audio_shards().values() for s in ss})
     audio = busy = 0.0

@@ -10,9 +10,10 @@ from hearpreprocess.pipeline.bundle import TaskBundle
 from hearpreprocess.pipeline.download import DownloadedFile, SourceFolder
 from hearpreprocess.pipeline.kept import KeptAudio
 from hearpreprocess.pipeline.metadata import CorpusMetadata, SplitMetadata
-from hearpreprocess.pipeline.tarball import AllTasks, TaskTarball
+from hearpreprocess.pipeline.tarball import AllSplits, AllTasks, TaskTarball
 
 __all__ = [
+    "AllSplits",
     "AllTasks",
     "AudioShard",
     "CorpusMetadata",

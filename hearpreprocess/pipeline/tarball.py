@@ -89,6 +89,11 @@ class AllTasks(luigi.WrapperTask):
     def requires(self) -> list[luigi.Task]:
         return [step for steps in self.steps_per_config() for step in steps]
 
+    def bundles(self) -> list[TaskBundle]:
+        """The bundle step of each config, in order."""
+        first = [steps[0] for steps in self.steps_per_config()]
+        return [s if isinstance(s, TaskBundle) else s.requires() for s in first]
+
     def steps_per_config(self) -> list[list[luigi.Task]]:
         """For each config, in order, the steps that build what was asked for it."""
         per_config: list[list[luigi.Task]] = []
@@ -113,3 +118,11 @@ class AllTasks(luigi.WrapperTask):
                 ]
             )
         return per_config
+
+
+class AllSplits(AllTasks):
+    """The split steps of every bundle of a run (the first round on a shared luigid). As a
+    root that waits for them, it keeps a worker alive while another host runs a split step."""
+
+    def requires(self) -> list[luigi.Task]:
+        return [bundle.split_step() for bundle in self.bundles()]

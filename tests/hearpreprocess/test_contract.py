@@ -4,6 +4,8 @@ The fake (tests/fakes/<recipe>.py) is served from a loopback mirror and built tw
 (fresh work, tasks and tarball folders): the graph completes, splits and labels are as the fake
 declares, the fake's spot-checked clips are in their split with their labels, no clip is in two
 splits, every WAV is mono PCM16 at its rate and exact length, and both builds are identical.
+A third run on the first build's folders finds everything up to date and writes nothing (no
+file's mtime moves), and `runner validate` finds the bundle and every tarball clean.
 """
 
 from __future__ import annotations
@@ -21,17 +23,29 @@ from hearcore.format import SAMPLE_RATES
 from hearpreprocess import runner
 from hearpreprocess.config import list_modes, list_tasks, load_task_config
 from hearpreprocess.mirror import MirrorServer
+from hearpreprocess.validate import validate_path
 
 CASES = [(t, m) for t in list_tasks() for m in list_modes(t)]
 
 
 def _build(tmp: Path, task: str, mode: str, mirror_url: str, overrides: Path) -> Path:
+    _run(tmp, task, mode, mirror_url, overrides)
+    return tmp
+
+
+def _run(tmp: Path, task: str, mode: str, mirror_url: str, overrides: Path) -> runner.RunReport:
     argv = [task, f"--mode={mode}", f"--mirror={mirror_url}", f"--config-overrides={overrides}"]
     argv += [f"--work-dir={tmp / 'work'}", f"--tasks-dir={tmp / 'tasks'}"]
     argv += [f"--tar-dir={tmp / 'tar'}", "--workers=1"]
     report = runner.build(runner.parse_args(argv))
     assert report.ok, f"{task} {mode}: {report.failures}"
-    return tmp
+    return report
+
+
+def _mtimes(tmp: Path) -> dict[str, int]:
+    """Every file and folder under a build (the work dir itself holds the run's lock file)."""
+    work = tmp / "work"
+    return {str(p): p.lstat().st_mtime_ns for p in tmp.rglob("*") if p != work}
 
 
 @pytest.mark.parametrize("task,mode", CASES, ids=[f"{t}-{m}" for t, m in CASES])
@@ -49,7 +63,13 @@ def test_contract(task, mode, tmp_path):
     with MirrorServer(tmp_path / "mirror") as mirror:
         first = _build(tmp_path / "a", task, mode, mirror.url, overrides)
         second = _build(tmp_path / "b", task, mode, mirror.url, overrides)
+        before = _mtimes(first)
+        again = _run(first, task, mode, mirror.url, overrides)
+    assert [r["step"] for r in again.ran if r["step"] != "AllTasks"] == [], "a rerun ran steps"
+    assert _mtimes(first) == before, "a rerun with nothing changed wrote into the build"
     bundle = first / "tasks" / config.bundle_name
+    for path in [bundle, *sorted((first / "tar").glob("*.tar.gz"))]:
+        assert validate_path(path) == [], path
 
     labels = {split: json.loads((bundle / f"{split}.json").read_text()) for split in config.splits}
     assert {s: len(v) for s, v in labels.items()} == fake.split_counts

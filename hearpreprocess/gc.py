@@ -49,6 +49,7 @@ from hearpreprocess import config as registry
 from hearpreprocess import pipeline
 from hearpreprocess.pipeline import base
 from hearpreprocess.pipeline.download import source_folder
+from hearpreprocess.throughput import THROUGHPUT_FILE
 
 DEFAULT_MIN_AGE = "1h"
 # The folders of the work dir whose children are step outputs keyed by an identity, and the
@@ -62,6 +63,9 @@ BUILTIN_DIR = "builtin"
 # The runner's per-run logs (tempfile names: failures-XXXXXXXX.jsonl and .steps), removed by the
 # run that made them unless it was killed.
 _RUN_LOG = re.compile(r"^failures-[A-Za-z0-9_]+\.(jsonl|steps)$")
+# What the runs keep beside the steps' outputs: the lock, the last failure of each step (for the
+# runners of other hosts), the measured throughput (for --dry-run).
+_RUN_STATE = {LOCK_FILE, base.FAILURES_DIR, THROUGHPUT_FILE}
 # An older layout assembled bundles under work_dir/tasks/<bundle>/.
 OLD_TASKS_DIR = "tasks"
 _UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
@@ -205,6 +209,8 @@ def survey(work_dir: Path, min_age_s: float, override_files: Sequence[Path] = ()
             judge.candidate(entry, "the log of a run that was stopped before it could remove it")
         elif name == OLD_TASKS_DIR and entry.is_dir():
             _survey_old_bundles(entry, judge)
+        elif name in _RUN_STATE:
+            found.kept.append((entry, "the runs' own state, kept"))
         else:
             found.kept.append((entry, "unknown, kept"))
     return found

@@ -9,7 +9,6 @@ import json
 import os
 from pathlib import Path
 
-import luigi.configuration
 import pytest
 
 from hearcore.format import tarball_name
@@ -28,6 +27,9 @@ URL = "https://corpora.test/tones/tones-v1.zip"
 BUNDLE = "tones-v1-small"
 RATES = (16000, 22050)
 FIRST_STEPS = ["DownloadedFile", "SourceFolder", "CorpusMetadata", "SplitMetadata", "TaskBundle"]
+
+
+pytestmark = pytest.mark.usefixtures("fast_retries")
 
 
 def tree(*roots: Path) -> dict[str, int]:
@@ -50,17 +52,6 @@ def corpus(tmp_path_factory):
     md5 = write_archive(archive, clips_per_label=4)
     with MirrorServer(root) as server:
         yield server, archive, md5
-
-
-@pytest.fixture(autouse=True)
-def fast_retries():
-    config = luigi.configuration.get_config()
-    if not config.has_section("download"):
-        config.add_section("download")
-    config.set("download", "retries", "1")
-    config.set("download", "backoff", "0.01")
-    yield
-    config.remove_section("download")
 
 
 def arguments(out: Path, mirror: str, md5: str, fields: str = "", rates=RATES):

@@ -10,7 +10,6 @@ import shutil
 import time
 from pathlib import Path
 
-import luigi.configuration
 import pytest
 from tones_mirror import BUNDLE, URL, cli
 
@@ -22,24 +21,13 @@ from hearpreprocess.mirror import MirrorServer, mirror_location
 from hearpreprocess.pipeline import base
 from hearpreprocess.recipes import tones as tones_recipe
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("fast_retries")]
 
 BUNDLE_ON = {"TaskBundle", "TaskTarball"}
 AUDIO_ON = {"AudioShard"} | BUNDLE_ON
 SPLITS_ON = {"SplitMetadata"} | AUDIO_ON
 METADATA_ON = {"CorpusMetadata"} | SPLITS_ON
 EVERYTHING = {"DownloadedFile", "SourceFolder"} | METADATA_ON
-
-
-@pytest.fixture(autouse=True)
-def fast_retries():
-    config = luigi.configuration.get_config()
-    if not config.has_section("download"):
-        config.add_section("download")
-    config.set("download", "retries", "1")
-    config.set("download", "timeout", "5")
-    yield
-    config.remove_section("download")
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,6 @@ import tarfile
 import zipfile
 from pathlib import Path
 
-import luigi.configuration
 import pytest
 import soundfile as sf
 from fakes import make_fake_corpus
@@ -26,6 +25,8 @@ from hearpreprocess.builtin.archives import write_tar_gz
 from hearpreprocess.builtin.tones import write_archive
 from hearpreprocess.config import load_task_config
 from hearpreprocess.mirror import MirrorServer, mirror_location
+
+pytestmark = pytest.mark.usefixtures("fast_retries")
 
 
 @pytest.fixture(scope="module")
@@ -42,18 +43,6 @@ def mirror(tmp_path, good_archive):
     mirror_location(root, URL).write_bytes(good_archive.read_bytes())
     with MirrorServer(root) as server:
         yield server, root
-
-
-@pytest.fixture(autouse=True)
-def fast_retries():
-    config = luigi.configuration.get_config()
-    if not config.has_section("download"):
-        config.add_section("download")
-    config.set("download", "retries", "1")
-    config.set("download", "backoff", "0.01")
-    config.set("download", "timeout", "5")
-    yield
-    config.remove_section("download")
 
 
 def steps(report: runner.RunReport) -> set[str]:

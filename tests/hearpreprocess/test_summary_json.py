@@ -7,7 +7,6 @@ import socket
 import zipfile
 from pathlib import Path
 
-import luigi.configuration
 import pytest
 from tones_mirror import BUNDLE, URL, cli, rewrite_zip
 
@@ -18,18 +17,7 @@ from hearpreprocess import runner
 from hearpreprocess.builtin.tones import write_archive
 from hearpreprocess.mirror import MirrorServer, mirror_location
 
-pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(autouse=True)
-def fast_retries():
-    config = luigi.configuration.get_config()
-    if not config.has_section("download"):
-        config.add_section("download")
-    config.set("download", "retries", "1")
-    config.set("download", "timeout", "5")
-    yield
-    config.remove_section("download")
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("fast_retries")]
 
 
 @pytest.fixture()

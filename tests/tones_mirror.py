@@ -13,6 +13,8 @@ from hearcore.hashing import file_md5
 BUILTIN_URL = "https://builtin.hearbench/tones/tones-v1.zip"
 URL = "https://corpora.test/tones/tones-v1.zip"
 BUNDLE = "tones-v1-small"
+# The rates of the built-in tones bundle that the built_tones fixture builds.
+BUILT_RATES = (16000, 22050)
 
 
 def write_overrides(path: Path, per_task: dict) -> Path:

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import luigi.configuration
 import pytest
+from tones_mirror import BUILT_RATES, BUNDLE
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture()
@@ -17,3 +24,16 @@ def fast_retries():
     config.set("download", "timeout", "5")
     yield
     config.remove_section("download")
+
+
+@pytest.fixture(scope="module")
+def built_tones(tmp_path_factory) -> tuple[Path, Path]:
+    """The built-in tones bundle (small, at BUILT_RATES) and its tarball folder, built by the
+    real runner in a subprocess; once per test module."""
+    out = tmp_path_factory.mktemp("built")
+    argv = [sys.executable, "-m", "hearpreprocess.runner", "tones", "--mode=small", "--workers=1"]
+    argv += [f"--sample-rate={sr}" for sr in BUILT_RATES]
+    argv += [f"--{name}-dir={out / name}" for name in ("work", "tasks", "tar")]
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return out / "tasks" / BUNDLE, out / "tar"

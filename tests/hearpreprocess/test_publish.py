@@ -7,12 +7,12 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from datetime import datetime, timezone
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from tones_mirror import BUILT_RATES, BUNDLE
 
 from hearcore import __version__
 from hearcore.atomic import temporary_sibling
@@ -20,30 +20,16 @@ from hearcore.format import METADATA_FILE, tarball_name
 from hearcore.tarball import write_tarball
 from hearpreprocess.publish import INDEX_HTML, INDEX_JSON, SUMS_FILE, publish_index
 
-REPO = Path(__file__).resolve().parents[2]
-BUNDLE = "tones-v1-small"
-RATES = (16000, 22050)
+RATES = BUILT_RATES
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory) -> tuple[Path, Path]:
-    """The tones bundle (small, two rates) and its tarball folder, built by the real runner."""
-    out = tmp_path_factory.mktemp("built")
-    argv = [sys.executable, "-m", "hearpreprocess.runner", "tones", "--mode=small", "--workers=1"]
-    argv += [f"--sample-rate={sr}" for sr in RATES]
-    argv += [f"--{name}-dir={out / name}" for name in ("work", "tasks", "tar")]
-    result = subprocess.run(argv, capture_output=True, text=True, timeout=300, cwd=REPO)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return out / "tasks" / BUNDLE, out / "tar"
-
-
 @pytest.fixture()
-def tar_dir(built, tmp_path) -> Path:
+def tar_dir(built_tones, tmp_path) -> Path:
     """A private copy of the tarball folder (mtimes kept), the index not yet written."""
     copy = tmp_path / "tar"
-    shutil.copytree(built[1], copy)
+    shutil.copytree(built_tones[1], copy)
     for name in (SUMS_FILE, INDEX_JSON, INDEX_HTML):
         (copy / name).unlink(missing_ok=True)
     return copy
@@ -69,9 +55,9 @@ def test_sha256sum_accepts_the_sums(tar_dir):
     assert result.stdout.splitlines() == [f"{name}: OK" for name in names]
 
 
-def test_index_json_says_what_each_tarball_is(built, tar_dir):
+def test_index_json_says_what_each_tarball_is(built_tones, tar_dir):
     publish_index(tar_dir)
-    metadata = json.loads((built[0] / METADATA_FILE).read_text())
+    metadata = json.loads((built_tones[0] / METADATA_FILE).read_text())
     expected = []
     for sr in RATES:
         path = tar_dir / tarball_name(BUNDLE, sr)
@@ -131,11 +117,11 @@ def replace_tarball(built: Path, tmp_path: Path, dest: Path) -> None:
     write_tarball(bundle, 16000, dest)
 
 
-def test_a_replaced_tarball_updates_its_entry(built, tar_dir, tmp_path):
+def test_a_replaced_tarball_updates_its_entry(built_tones, tar_dir, tmp_path):
     publish_index(tar_dir)
     old = {e["file"]: e for e in entries(tar_dir)}
     replaced = tar_dir / tarball_name(BUNDLE, 16000)
-    replace_tarball(built[0], tmp_path, replaced)
+    replace_tarball(built_tones[0], tmp_path, replaced)
     publish_index(tar_dir)
     new = {e["file"]: e for e in entries(tar_dir)}
     sha256 = hashlib.sha256(replaced.read_bytes()).hexdigest()
@@ -187,9 +173,9 @@ def test_a_damaged_tarball_is_left_out_with_a_warning(tar_dir, capsys):
     assert str(damaged) in err and "not a readable HEAR tarball" in err
 
 
-def test_the_page_escapes_what_the_bundle_says(built, tar_dir, tmp_path):
+def test_the_page_escapes_what_the_bundle_says(built_tones, tar_dir, tmp_path):
     bundle = tmp_path / "tasks" / BUNDLE
-    shutil.copytree(built[0], bundle)
+    shutil.copytree(built_tones[0], bundle)
     metadata = json.loads((bundle / METADATA_FILE).read_text())
     (bundle / METADATA_FILE).write_text(json.dumps({**metadata, "mode": "<b>small</b>"}))
     write_tarball(bundle, 16000, tar_dir / tarball_name(BUNDLE, 16000))

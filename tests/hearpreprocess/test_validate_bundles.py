@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from tones_mirror import BUILT_RATES, BUNDLE
 
 from hearcore import __version__
 from hearcore.cli import FAILED, NOT_FOUND, OK, run_command
@@ -22,30 +23,17 @@ from hearcore.tarball import write_tarball
 from hearpreprocess import validate
 
 REPO = Path(__file__).resolve().parents[2]
-BUNDLE = "tones-v1-small"
-RATES = (16000, 22050)
+RATES = BUILT_RATES
 CLIP_SECONDS = 1.0  # tones' sample_duration
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory) -> tuple[Path, Path]:
-    """The tones bundle (small, two rates) and its tarball folder, built by the real runner."""
-    out = tmp_path_factory.mktemp("built")
-    argv = [sys.executable, "-m", "hearpreprocess.runner", "tones", "--mode=small", "--workers=1"]
-    argv += [f"--sample-rate={sr}" for sr in RATES]
-    argv += [f"--{name}-dir={out / name}" for name in ("work", "tasks", "tar")]
-    result = subprocess.run(argv, capture_output=True, text=True, timeout=300, cwd=REPO)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return out / "tasks" / BUNDLE, out / "tar"
-
-
 @pytest.fixture()
-def bundle(built, tmp_path) -> Path:
+def bundle(built_tones, tmp_path) -> Path:
     """A private copy of the bundle, under its own name (a tarball's folder is named after it)."""
     copy = tmp_path / "tasks" / BUNDLE
-    shutil.copytree(built[0], copy)
+    shutil.copytree(built_tones[0], copy)
     return copy
 
 
@@ -76,8 +64,8 @@ def problems_of(path: Path) -> list[str]:
     return [line[len(f"{path}: ") :] for line in lines]
 
 
-def test_clean_folder_and_tarballs_pass(built, capsys):
-    bundle, tar_dir = built
+def test_clean_folder_and_tarballs_pass(built_tones, capsys):
+    bundle, tar_dir = built_tones
     tarballs = [tar_dir / tarball_name(BUNDLE, sr) for sr in RATES]
     assert all(t.is_file() for t in tarballs)
     assert validate.main([str(bundle), *map(str, tarballs)]) == OK
@@ -85,16 +73,16 @@ def test_clean_folder_and_tarballs_pass(built, capsys):
     assert lines == [f"{p}: OK" for p in [bundle, *tarballs]]
 
 
-def test_clean_bundle_passes_as_a_command(built):
+def test_clean_bundle_passes_as_a_command(built_tones):
     result = subprocess.run(
-        [sys.executable, "-m", "hearpreprocess.validate", str(built[0])],
+        [sys.executable, "-m", "hearpreprocess.validate", str(built_tones[0])],
         capture_output=True,
         text=True,
         timeout=60,
         cwd=REPO,
     )
     assert result.returncode == OK, result.stdout + result.stderr
-    assert result.stdout.strip() == f"{built[0]}: OK"
+    assert result.stdout.strip() == f"{built_tones[0]}: OK"
 
 
 @pytest.mark.parametrize("where", ["folder", "tarball"])
@@ -215,34 +203,34 @@ UNSAFE = {
 
 
 @pytest.mark.parametrize("kind", sorted(UNSAFE))
-def test_an_unsafe_member_is_found(built, tmp_path, kind):
+def test_an_unsafe_member_is_found(built_tones, tmp_path, kind):
     member, expected = UNSAFE[kind]
-    clean = built[1] / tarball_name(BUNDLE, 16000)
+    clean = built_tones[1] / tarball_name(BUNDLE, 16000)
     path = with_extra_member(clean, tmp_path / clean.name, member)
     assert problems_of(path) == [f"{member.name}: {expected}"]
     assert not (tmp_path / "evil.txt").exists() and not Path("/etc/evil.txt").exists()
 
 
-def test_a_truncated_tarball_is_a_problem(built, tmp_path):
-    clean = built[1] / tarball_name(BUNDLE, 16000)
+def test_a_truncated_tarball_is_a_problem(built_tones, tmp_path):
+    clean = built_tones[1] / tarball_name(BUNDLE, 16000)
     cut = tmp_path / clean.name
     cut.write_bytes(clean.read_bytes()[: clean.stat().st_size // 2])
     problems = problems_of(cut)
     assert len(problems) == 1 and problems[0].startswith("is not a readable .tar.gz"), problems
 
 
-def test_a_renamed_tarball_is_a_problem(built, tmp_path):
+def test_a_renamed_tarball_is_a_problem(built_tones, tmp_path):
     renamed = tmp_path / tarball_name(BUNDLE, 22050)
-    shutil.copyfile(built[1] / tarball_name(BUNDLE, 16000), renamed)
+    shutil.copyfile(built_tones[1] / tarball_name(BUNDLE, 16000), renamed)
     expected = tarball_name(BUNDLE, 16000)
     assert problems_of(renamed) == [
         f"is named {renamed.name} but holds what {expected} should hold"
     ]
 
 
-def test_a_missing_path_exits_not_found(built, tmp_path, capsys):
+def test_a_missing_path_exits_not_found(built_tones, tmp_path, capsys):
     missing = tmp_path / "no-such-bundle"
-    assert run_command(validate.main, [str(built[0]), str(missing)]) == NOT_FOUND
+    assert run_command(validate.main, [str(built_tones[0]), str(missing)]) == NOT_FOUND
     captured = capsys.readouterr()
     assert str(missing) in captured.err and "does not exist" in captured.err
     assert captured.out == ""  # checked before anything is read
